@@ -1,0 +1,85 @@
+"""The few actors every test needs, and the switches for tests that need real services."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.management import call_command
+
+from hosts.models import ApiKey, ApiKeyScope, Host
+from statusdash.testing import sample_report
+
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgres://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests whose service is down on a developer's machine; in CI they must run."""
+    for marker, url in (("redis", REDIS_TEST_URL), ("postgres", POSTGRES_TEST_URL)):
+        if IN_CI or _reachable(url):
+            continue
+        skip = pytest.mark.skip(reason=f"{marker} not reachable at {url} (runs in CI)")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(django_db_blocker: Any) -> None:
+    """Pages use hashed static names, so the manifest must exist before any page renders."""
+    from django.conf import settings
+
+    if not (settings.STATIC_ROOT / "staticfiles.json").exists():
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def host(db: Any) -> Host:
+    return Host.objects.create(name="web-1", display_name="Web 1", tags=["prod"])
+
+
+@pytest.fixture
+def agent_key(host: Host) -> str:
+    _, raw = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+    return raw
+
+
+@pytest.fixture
+def read_key(db: Any) -> str:
+    _, raw = ApiKey.issue(ApiKeyScope.READ, label="tests")
+    return raw
+
+
+@pytest.fixture
+def make_report() -> Callable[..., dict[str, Any]]:
+    """make_report(seconds_ago=0, **overrides) -> a valid report dict."""
+
+    def make(seconds_ago: float = 0, **overrides: Any) -> dict[str, Any]:
+        report = sample_report(datetime.now(UTC) - timedelta(seconds=seconds_ago))
+        report.update(overrides)
+        return report
+
+    return make

@@ -1,0 +1,115 @@
+"""Ingest: agents post reports here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router
+from ninja.errors import HttpError, ValidationError
+from pydantic import ValidationError as PydanticValidationError
+
+from hosts.identity import AgentIdentity, identify_agent
+from metrics import latest
+from metrics.models import MetricSample
+from metrics.schemas import ErrorOut, ReportAccepted, ReportBatchIn, ReportIn
+from statusdash import live
+from statusdash.lib.jsonparse import BodyTooLarge, StrictJSONParser
+
+log = logging.getLogger("statusdash.ingest")
+router = Router(tags=["metrics"])
+
+
+def agent_auth(request: HttpRequest) -> AgentIdentity:
+    return identify_agent(request)
+
+
+def _report_body_schema() -> dict[str, Any]:
+    # The body is one report or a batch; both are documented for clients and fuzzers.
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/ReportIn"},
+                            {"$ref": "#/components/schemas/ReportBatchIn"},
+                        ]
+                    }
+                }
+            },
+        }
+    }
+
+
+def parse_reports(request: HttpRequest) -> tuple[list[ReportIn], bool]:
+    """The reports in the body, and whether it was the batch form."""
+    try:
+        data = StrictJSONParser().parse_body(request)
+    except BodyTooLarge as error:
+        raise HttpError(413, str(error)) from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise HttpError(400, f"malformed JSON body: {error}") from None
+    if not isinstance(data, dict):
+        raise ValidationError(
+            [{"loc": ["body"], "msg": 'expected a report object or {"reports": [...]}', "type": "type_error"}]
+        )
+    try:
+        if "reports" in data:
+            return ReportBatchIn.model_validate(data).reports, True
+        return [ReportIn.model_validate(data)], False
+    except PydanticValidationError as error:
+        raise ValidationError(
+            [
+                {**e, "loc": ["body", *e["loc"]]}
+                for e in error.errors(include_url=False, include_context=False, include_input=False)
+            ]
+        ) from None
+
+
+@router.post(
+    "/report",
+    auth=agent_auth,
+    response={202: ReportAccepted, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut},
+    openapi_extra=_report_body_schema(),
+)
+def report(request: HttpRequest) -> tuple[int, dict[str, int]]:
+    """Receive one report, or a batch of up to 500 from an agent catching up.
+
+    A resent report (same host and `collected_at`) is counted as a duplicate and
+    not stored again. A batch is stored all-or-nothing.
+    """
+    started = time.perf_counter()
+    identity: AgentIdentity = request.auth  # type: ignore[attr-defined]
+    reports, is_batch = parse_reports(request)
+    mismatched = [i for i, r in enumerate(reports) if r.host is not None and r.host != identity.host.name]
+    if mismatched:
+        loc = ["body", "reports", mismatched[0], "host"] if is_batch else ["body", "host"]
+        raise ValidationError(
+            [
+                {
+                    "loc": loc,
+                    "msg": f"host does not match the authenticated identity {identity.host.name!r}",
+                    "type": "value_error",
+                }
+            ]
+        )
+    stored, duplicates = MetricSample.store_reports(identity.host, [r.model_dump() for r in reports])
+    if stored:
+        latest.remember(max(stored, key=lambda s: s.collected_at))
+        live.host_updated(identity.host.pk)
+    log.info(
+        "report accepted",
+        extra={
+            "host": identity.host.name,
+            "auth": identity.method,
+            "reports": len(reports),
+            "accepted": len(stored),
+            "duplicates": duplicates,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    return 202, {"accepted": len(stored), "duplicates": duplicates}

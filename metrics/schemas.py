@@ -1,0 +1,120 @@
+"""The report an agent sends, validated field by field so a 422 can name what is wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from django.conf import settings
+from django.utils import timezone
+from ninja import Schema
+from pydantic import Field, field_validator
+
+from hosts.models import HOST_NAME_PATTERN
+
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+Bytes = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Rate = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)]
+Load = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+ShortText = Annotated[str, Field(max_length=200)]
+
+
+class CpuIn(Schema):
+    percent: Percent
+    per_core: list[Percent] = Field(max_length=1024)
+    load: list[Load] = Field(min_length=3, max_length=3)
+    count: int = Field(ge=1, le=4096)
+
+
+class MemoryIn(Schema):
+    total: Bytes
+    used: Bytes
+    available: Bytes
+    percent: Percent
+
+
+class SwapIn(Schema):
+    total: Bytes
+    used: Bytes
+    percent: Percent
+
+
+class DiskIn(Schema):
+    mount: Annotated[str, Field(min_length=1, max_length=500)]
+    device: Annotated[str, Field(max_length=500)]
+    fstype: Annotated[str, Field(max_length=50)]
+    total: Bytes
+    used: Bytes
+    percent: Percent
+
+
+class DiskIoIn(Schema):
+    read_bytes_per_s: Rate
+    write_bytes_per_s: Rate
+
+
+class NetworkIn(Schema):
+    interface: Annotated[str, Field(min_length=1, max_length=100)]
+    rx_bytes_per_s: Rate
+    tx_bytes_per_s: Rate
+
+
+class TemperatureIn(Schema):
+    sensor: Annotated[str, Field(min_length=1, max_length=200)]
+    celsius: Annotated[float, Field(ge=-273.15, le=1000, allow_inf_nan=False)]
+
+
+class SystemIn(Schema):
+    os: ShortText = ""
+    kernel: ShortText = ""
+    arch: Annotated[str, Field(max_length=50)] = ""
+    hostname: Annotated[str, Field(max_length=255)] = ""
+    agent_version: Annotated[str, Field(max_length=50)] = ""
+    boot_time: datetime | None = None
+
+
+class ReportIn(Schema):
+    host: str | None = Field(default=None, max_length=63)
+    collected_at: datetime
+    cpu: CpuIn
+    memory: MemoryIn
+    swap: SwapIn
+    disks: list[DiskIn] = Field(max_length=256)
+    disk_io: DiskIoIn
+    network: list[NetworkIn] = Field(max_length=256)
+    uptime_seconds: Annotated[float, Field(ge=0, le=1e10, allow_inf_nan=False)]
+    process_count: int = Field(ge=0, le=10_000_000)
+    temperatures: list[TemperatureIn] = Field(default_factory=list, max_length=256)
+    system: SystemIn
+
+    @field_validator("host")
+    @classmethod
+    def host_is_a_host_name(cls, value: str | None) -> str | None:
+        if value is not None and not HOST_NAME_PATTERN.fullmatch(value):
+            raise ValueError("host must be 1-63 characters of a-z, 0-9, '-' and '.'")
+        return value
+
+    @field_validator("collected_at")
+    @classmethod
+    def collected_at_is_recent(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("collected_at must include a time zone offset, e.g. +00:00 or Z")
+        now = timezone.now()
+        if value > now + timedelta(seconds=settings.FUTURE_TOLERANCE_SECONDS):
+            raise ValueError("collected_at is more than 5 minutes in the future; check the host's clock")
+        if value < now - timedelta(days=settings.RETENTION_DAYS):
+            raise ValueError(f"collected_at is older than the retention of {settings.RETENTION_DAYS} days")
+        return value.astimezone(UTC)
+
+
+class ReportBatchIn(Schema):
+    reports: list[ReportIn] = Field(min_length=1, max_length=500)
+
+
+class ReportAccepted(Schema):
+    accepted: int
+    duplicates: int
+
+
+class ErrorOut(Schema):
+    detail: str

@@ -1,0 +1,67 @@
+"""The one NinjaAPI: each app adds its router; errors are JSON with a `detail`."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError
+
+from hosts.api import router as hosts_router
+from hosts.identity import IdentityRefused
+from metrics.api import router as metrics_router
+from statusdash.auth import issue_token
+from statusdash.lib.jsonparse import StrictJSONParser
+
+api = NinjaAPI(
+    title="statusdash",
+    version="1.0.0",
+    description="Infrastructure status hub: agents report metrics; dashboards and tools read them.",
+    parser=StrictJSONParser(),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+@api.exception_handler(IdentityRefused)
+def identity_refused(request: HttpRequest, exc: IdentityRefused) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.reason}, status=exc.status)
+
+
+@api.exception_handler(AuthenticationError)
+def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"detail": "authentication required: a dashboard session, a read API key or a bearer token"},
+        status=401,
+    )
+
+
+class TokenIn(Schema):
+    username: str
+    password: str
+
+
+class TokenOut(Schema):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 (the OAuth token type, not a secret)
+    expires_in: int
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+@api.post("/auth/token", response={200: TokenOut, 401: ErrorOut}, tags=["auth"], auth=None)
+def create_token(request: HttpRequest, credentials: TokenIn) -> tuple[int, dict[str, object]]:
+    """Exchange a dashboard username and password for a short-lived bearer token."""
+    user = authenticate(request, username=credentials.username, password=credentials.password)
+    if user is None or not user.is_active:
+        raise HttpError(401, "wrong username or password")
+    token, lifetime = issue_token(user)
+    return 200, {"access_token": token, "expires_in": lifetime}
+
+
+api.add_router("/metrics", metrics_router)
+api.add_router("/hosts", hosts_router)

@@ -1,0 +1,25 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels (served by Daphne)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from statusdash import live  # noqa: E402
+from statusdash.lib.bodylimit import BodyLimitMiddleware  # noqa: E402
+from statusdash.routing import websocket_urlpatterns  # noqa: E402
+
+live.IN_WEB_PROCESS = True
+
+application = ProtocolTypeRouter(
+    {
+        "http": BodyLimitMiddleware(django_asgi_app),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

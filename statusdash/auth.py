@@ -1,0 +1,81 @@
+"""Read access to the API: a dashboard session, a read API key, or a JWT."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.errors import HttpError
+from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
+
+from hosts.models import ApiKey, ApiKeyScope
+
+log = logging.getLogger(__name__)
+JWT_ALGORITHM = "HS256"
+JWT_AUDIENCE = "statusdash-api"
+
+
+def issue_token(user: AbstractBaseUser) -> tuple[str, int]:
+    lifetime = settings.JWT_LIFETIME_SECONDS
+    now = timezone.now()
+    claims = {
+        "sub": str(user.pk),
+        "name": user.get_username(),
+        "aud": JWT_AUDIENCE,
+        "iat": now,
+        "exp": now + timedelta(seconds=lifetime),
+    }
+    return jwt.encode(claims, settings.STATUS_JWT_SECRET, algorithm=JWT_ALGORITHM), lifetime
+
+
+def user_from_token(token: str) -> AbstractBaseUser | None:
+    try:
+        claims = jwt.decode(token, settings.STATUS_JWT_SECRET, algorithms=[JWT_ALGORITHM], audience=JWT_AUDIENCE)
+    except jwt.ExpiredSignatureError:
+        raise HttpError(401, "token expired; ask POST /api/auth/token for a new one") from None
+    except jwt.InvalidTokenError:
+        return None
+    user = get_user_model().objects.filter(pk=claims.get("sub"), is_active=True).first()
+    return user
+
+
+def reader_from_key(raw: str, scope: str = ApiKeyScope.READ) -> ApiKey | None:
+    key = ApiKey.objects.find(raw)
+    if key is None:
+        return None
+    if key.is_revoked:
+        raise HttpError(403, "this API key has been revoked")
+    if key.scope != scope:
+        raise HttpError(403, f"a {key.scope} key cannot read this; use a {scope} key")
+    key.touch()
+    return key
+
+
+class ReaderBearer(HttpBearer):
+    """`Authorization: Bearer <jwt or read key>`."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        if token.startswith("sd_"):
+            return reader_from_key(token)
+        return user_from_token(token)
+
+
+class ReaderKeyHeader(APIKeyHeader):
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return reader_from_key(key) if key else None
+
+
+class DashboardSession(SessionAuth):
+    """A logged-in dashboard user (CSRF is checked on unsafe methods)."""
+
+
+READ_AUTH = [DashboardSession(), ReaderBearer(), ReaderKeyHeader()]

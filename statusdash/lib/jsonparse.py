@@ -1,0 +1,42 @@
+"""Strict JSON request bodies: gzip-aware, bounded, no NaN or Infinity."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja.parser import Parser
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def decoded_body(request: HttpRequest) -> bytes:
+    body = request.body
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise ValueError(f"unsupported Content-Encoding {encoding!r}; send identity or gzip")
+    limit = settings.MAX_DECODED_REPORT_BYTES
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise ValueError(f"body is not valid gzip: {error}") from None
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge(f"decompressed body is larger than {limit} bytes")
+    return data
+
+
+class StrictJSONParser(Parser):
+    def parse_body(self, request: HttpRequest) -> Any:
+        return json.loads(decoded_body(request), parse_constant=_refuse_constant)

@@ -1,0 +1,83 @@
+"""Every push to live dashboards goes through here (one place for group_send).
+
+Groups are named after what they watch: `hosts` (the overview) and `host-<id>`
+(a host page). Events are small; consumers re-read the database and render.
+
+With Redis the channel layer crosses processes. Without it, the in-memory layer
+lives in the web process only, so other processes (the Celery worker) write an
+outbox row that the web process relays (`relay_outbox`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+# Set by statusdash.asgi: this process serves the WebSockets.
+IN_WEB_PROCESS = False
+OUTBOX_POLL_SECONDS = 0.25
+
+
+def hosts_group() -> str:
+    return "hosts"
+
+
+def host_group(host_id: int) -> str:
+    return f"host-{host_id}"
+
+
+def host_updated(host_id: int) -> None:
+    """A host reported, changed status or changed alerts: redraw its card and page."""
+    event = {"type": "host.updated", "host_id": host_id}
+    transaction.on_commit(lambda: _publish([hosts_group(), host_group(host_id)], event))
+
+
+def _publish(groups: list[str], event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    if isinstance(layer, InMemoryChannelLayer) and not IN_WEB_PROCESS:
+        from hosts.models import LiveEvent
+
+        LiveEvent.objects.bulk_create([LiveEvent(group=g, payload=event) for g in groups])
+        return
+    try:
+        for group in groups:
+            async_to_sync(layer.group_send)(group, event)
+    except Exception:  # Redis down: the data is stored; dashboards catch up on reconnect
+        log.warning("live update not delivered", extra={"groups": ",".join(groups)}, exc_info=True)
+
+
+_relay_task: asyncio.Task[None] | None = None
+
+
+def ensure_outbox_relay() -> None:
+    """Start relaying outbox rows in this (web) process, once, if the layer needs it."""
+    global _relay_task
+    if not isinstance(get_channel_layer(), InMemoryChannelLayer):
+        return
+    if _relay_task is None or _relay_task.done():
+        _relay_task = asyncio.get_running_loop().create_task(relay_outbox())
+
+
+async def relay_outbox() -> None:
+    from channels.db import database_sync_to_async
+
+    from hosts.models import LiveEvent
+
+    layer = get_channel_layer()
+    while True:
+        try:
+            events = await database_sync_to_async(LiveEvent.take_all)()
+            for event in events:
+                await layer.group_send(event.group, event.payload)
+        except Exception:
+            log.exception("outbox relay failed; retrying")
+        await asyncio.sleep(OUTBOX_POLL_SECONDS)

@@ -1,0 +1,256 @@
+"""statusdash settings, read from the environment (and an optional .env file).
+
+Every variable is listed in .env.example. Defaults run the embedded single-machine
+setup with no environment at all: SQLite under DATA_DIR, no Redis, plain HTTP on
+loopback. Bad values stop start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from statusdash.lib.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_percent,
+    env_str,
+    load_env_file,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_env_file(Path(env_str("ENV_FILE", str(BASE_DIR / ".env"))))
+
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
+VAULT_PATH = Path(env_str("VAULT_PATH", str(DATA_DIR / "vault"))).resolve()
+BACKUP_DIR = DATA_DIR / "backups"
+for directory in (DATA_DIR / "db", BACKUP_DIR / "databases", VAULT_PATH / "certs"):
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImproperlyConfigured(f"DATA_DIR: cannot create {directory}: {error}") from None
+
+
+def _persistent_secret(name: str) -> str:
+    """A secret from the environment, else one generated once and kept under DATA_DIR."""
+    value = env_str(name)
+    if value:
+        return value
+    path = DATA_DIR / f".{name.lower()}"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _persistent_secret("SECRET_KEY")
+STATUS_JWT_SECRET = _persistent_secret("STATUS_JWT_SECRET")
+if len(STATUS_JWT_SECRET) < 32:
+    raise ImproperlyConfigured("STATUS_JWT_SECRET must be at least 32 characters long")
+JWT_LIFETIME_SECONDS = env_int("JWT_LIFETIME_SECONDS", 3600, minimum=60)
+
+DEBUG = env_bool("DEBUG", False)
+
+STATUS_PORT = env_int("STATUS_PORT", 5000, minimum=1, maximum=65535)
+PUBLIC_URL = env_str("PUBLIC_URL", f"http://127.0.0.1:{STATUS_PORT}").rstrip("/")
+_public = urlsplit(PUBLIC_URL)
+if _public.scheme not in ("http", "https") or not _public.hostname:
+    raise ImproperlyConfigured(f"PUBLIC_URL must be an http(s) URL, got {PUBLIC_URL!r}")
+CORS_ORIGIN = env_str("CORS_ORIGIN", f"{_public.scheme}://{_public.netloc}")
+
+ALLOWED_HOSTS = sorted({_public.hostname, "localhost", "127.0.0.1", "[::1]", *env_list("ALLOWED_HOSTS")})
+CSRF_TRUSTED_ORIGINS = sorted({f"{_public.scheme}://{_public.netloc}", *env_list("CORS_ORIGIN", CORS_ORIGIN)})
+
+STATUS_ADMIN_PASSWORD = env_str("STATUS_ADMIN_PASSWORD")
+MTLS_ENABLED = env_bool("MTLS_ENABLED", False)
+# Addresses (or CIDR networks) of reverse proxies whose X-SSL-Client-* headers we believe.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+
+CPU_THRESHOLD = env_percent("CPU_THRESHOLD", 90)
+MEMORY_THRESHOLD = env_percent("MEMORY_THRESHOLD", 85)
+DISK_THRESHOLD = env_percent("DISK_THRESHOLD", 90)
+RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1, maximum=3650)
+
+# How often agents report; a host is stale after STALE_AFTER_INTERVALS missed
+# intervals and offline after OFFLINE_AFTER_INTERVALS.
+REPORT_INTERVAL = env_int("REPORT_INTERVAL", 10, minimum=1, maximum=3600)
+STALE_AFTER_INTERVALS = env_int("STALE_AFTER_INTERVALS", 3, minimum=1)
+OFFLINE_AFTER_INTERVALS = env_int("OFFLINE_AFTER_INTERVALS", 6, minimum=2)
+if OFFLINE_AFTER_INTERVALS <= STALE_AFTER_INTERVALS:
+    raise ImproperlyConfigured("OFFLINE_AFTER_INTERVALS must be greater than STALE_AFTER_INTERVALS")
+
+MAX_REPORT_BYTES = env_int("MAX_REPORT_BYTES", 1024 * 1024, minimum=1024)
+# A gzip body may expand to this much; beyond it the request is refused (zip bombs).
+MAX_DECODED_REPORT_BYTES = env_int("MAX_DECODED_REPORT_BYTES", 16 * 1024 * 1024, minimum=1024)
+MAX_REPORTS_PER_BATCH = 500
+FUTURE_TOLERANCE_SECONDS = 300
+
+REDIS_URL = env_str("REDIS_URL")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "django_htmx",
+    "hosts",
+    "metrics",
+    "alerts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "statusdash.urls"
+ASGI_APPLICATION = "statusdash.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+SQLITE_PATH = DATA_DIR / "db" / "status-dashboard.db"
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": SQLITE_PATH,
+            "OPTIONS": {
+                # Many agents write at once: WAL lets readers run beside the writer,
+                # IMMEDIATE takes the write lock at BEGIN so two writers queue on the
+                # busy timeout instead of failing with "database is locked" on upgrade.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    "PRAGMA foreign_keys=ON;"
+                    "PRAGMA temp_store=MEMORY;"
+                    "PRAGMA mmap_size=134217728;"
+                    "PRAGMA cache_size=-20000;"
+                ),
+            },
+            "TEST": {"NAME": DATA_DIR / "db" / "test-status-dashboard.db"},
+        }
+    }
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "statusdash",
+            "TIMEOUT": None,
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "statusdash"},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "statusdash",
+            "TIMEOUT": None,
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = REDIS_URL or f"sqla+sqlite:///{DATA_DIR / 'db' / 'celery-broker.db'}"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "db" / "celerybeat-schedule")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = _public.scheme == "https"
+CSRF_COOKIE_SECURE = _public.scheme == "https"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_DECODED_REPORT_BYTES
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"keyvalue": {"()": "statusdash.lib.logfmt.KeyValueFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "keyvalue"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}

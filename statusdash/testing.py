@@ -1,0 +1,140 @@
+"""Helpers shared by tests and benchmarks: realistic reports and real servers on free ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def sample_report(
+    collected_at: datetime | None = None, *, host: str | None = None, seed: int | None = None
+) -> dict[str, Any]:
+    """A report shaped like the agent's, with plausible values."""
+    rnd = random.Random(seed)
+    when = collected_at or datetime.now(UTC)
+    cores = [round(rnd.uniform(0, 100), 1) for _ in range(4)]
+    total_mem = 16 * 1024**3
+    used_mem = int(total_mem * rnd.uniform(0.2, 0.8))
+    report: dict[str, Any] = {
+        "collected_at": when.isoformat(),
+        "cpu": {"percent": round(sum(cores) / 4, 1), "per_core": cores, "load": [0.5, 0.4, 0.3], "count": 4},
+        "memory": {
+            "total": total_mem,
+            "used": used_mem,
+            "available": total_mem - used_mem,
+            "percent": round(used_mem / total_mem * 100, 1),
+        },
+        "swap": {"total": 2 * 1024**3, "used": 0, "percent": 0.0},
+        "disks": [
+            {
+                "mount": "/",
+                "device": "/dev/vda1",
+                "fstype": "ext4",
+                "total": 100 * 1024**3,
+                "used": 40 * 1024**3,
+                "percent": 40.0,
+            },
+            {
+                "mount": "/data",
+                "device": "/dev/vdb1",
+                "fstype": "xfs",
+                "total": 500 * 1024**3,
+                "used": int(500 * 1024**3 * 0.72),
+                "percent": 72.0,
+            },
+        ],
+        "disk_io": {"read_bytes_per_s": rnd.uniform(0, 1e6), "write_bytes_per_s": rnd.uniform(0, 1e6)},
+        "network": [
+            {"interface": "eth0", "rx_bytes_per_s": rnd.uniform(0, 1e6), "tx_bytes_per_s": rnd.uniform(0, 1e5)}
+        ],
+        "uptime_seconds": 86400.0,
+        "process_count": 187,
+        "temperatures": [{"sensor": "coretemp Package id 0", "celsius": 48.0}],
+        "system": {
+            "os": "Debian GNU/Linux 12 (bookworm)",
+            "kernel": "6.1.0-26-amd64",
+            "arch": "x86_64",
+            "hostname": host or "test-host",
+            "agent_version": "1.0.0",
+            "boot_time": (when - timedelta(days=1)).isoformat(),
+        },
+    }
+    if host is not None:
+        report["host"] = host
+    return report
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(base_url: str, seconds: float = 30, process: subprocess.Popen[Any] | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{base_url} did not become healthy in {seconds} s")
+
+
+@contextlib.contextmanager
+def daphne_server(
+    env: dict[str, str] | None = None, extra_args: list[str] | None = None, port: int | None = None
+) -> Iterator[str]:
+    """A real Daphne serving statusdash on a free loopback port; yields its base URL."""
+    port = port or free_port()
+    full_env = {**os.environ, **(env or {})}
+    full_env.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            *(extra_args or []),
+            "statusdash.asgi:application",
+        ],
+        cwd=BASE_DIR,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_until_healthy(base_url, process=process)
+        except RuntimeError:
+            process.kill()
+            _, err = process.communicate(timeout=5)
+            raise RuntimeError(f"daphne failed to start:\n{err.decode(errors='replace')[-3000:]}") from None
+        yield base_url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
