@@ -83,3 +83,45 @@ def make_report() -> Callable[..., dict[str, Any]]:
         return report
 
     return make
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL pointing a server subprocess at the database this test run uses."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
+
+
+@pytest.fixture
+def live_hub(transactional_db: Any, tmp_path: Any) -> Any:
+    """A real Daphne on a free port, sharing this test's database. Yields its base URL.
+
+    Extra environment for the server: `live_hub.start(env={...})` is not needed for
+    the plain case; use `hub_server` (below) to pass settings.
+    """
+    from statusdash.testing import daphne_server
+
+    with daphne_server(env=hub_env(tmp_path)) as url:
+        yield url
+
+
+def hub_env(tmp_path: Any, **extra: str) -> dict[str, str]:
+    """Environment for a hub subprocess: this test's database, a private DATA_DIR."""
+    from django.conf import settings
+
+    env = {
+        "DATABASE_URL": test_database_url(),
+        "DATA_DIR": str(tmp_path / "hub-data"),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "STATUS_JWT_SECRET": settings.STATUS_JWT_SECRET,
+        "REDIS_URL": "",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update(extra)
+    return env

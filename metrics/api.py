@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
@@ -76,7 +76,7 @@ def parse_reports(request: HttpRequest) -> tuple[list[ReportIn], bool]:
     response={202: ReportAccepted, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut},
     openapi_extra=_report_body_schema(),
 )
-def report(request: HttpRequest) -> tuple[int, dict[str, int]]:
+def report(request: HttpRequest) -> Status:
     """Receive one report, or a batch of up to 500 from an agent catching up.
 
     A resent report (same host and `collected_at`) is counted as a duplicate and
@@ -112,4 +112,4 @@ def report(request: HttpRequest) -> tuple[int, dict[str, int]]:
             "ms": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    return 202, {"accepted": len(stored), "duplicates": duplicates}
+    return Status(202, {"accepted": len(stored), "duplicates": duplicates})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 
 from hosts.api import router as hosts_router
@@ -54,13 +54,13 @@ class ErrorOut(Schema):
 
 
 @api.post("/auth/token", response={200: TokenOut, 401: ErrorOut}, tags=["auth"], auth=None)
-def create_token(request: HttpRequest, credentials: TokenIn) -> tuple[int, dict[str, object]]:
+def create_token(request: HttpRequest, credentials: TokenIn) -> Status:
     """Exchange a dashboard username and password for a short-lived bearer token."""
     user = authenticate(request, username=credentials.username, password=credentials.password)
     if user is None or not user.is_active:
         raise HttpError(401, "wrong username or password")
     token, lifetime = issue_token(user)
-    return 200, {"access_token": token, "expires_in": lifetime}
+    return Status(200, {"access_token": token, "expires_in": lifetime})
 
 
 api.add_router("/metrics", metrics_router)
