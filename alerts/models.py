@@ -25,6 +25,32 @@ class AlertQuerySet(models.QuerySet["Alert"]):
     def firing(self) -> AlertQuerySet:
         return self.filter(state=AlertState.FIRING)
 
+    def fire(
+        self,
+        rule: str,
+        *,
+        host: Host | None = None,
+        subject: str = "",
+        severity: str = Severity.WARNING,
+        message: str = "",
+    ) -> Alert:
+        """Open an alert for (rule, host, subject), or update the one already firing. Idempotent."""
+        alert = self.firing().filter(rule=rule, host=host, subject=subject).first()
+        if alert is None:
+            return self.create(rule=rule, host=host, subject=subject, severity=severity, message=message)
+        if (alert.severity, alert.message) != (severity, message):
+            alert.severity, alert.message = severity, message
+            alert.save(update_fields=["severity", "message"])
+        return alert
+
+    def resolve(self, rule: str, *, host: Host | None = None, subject: str = "") -> Alert | None:
+        """Resolve the firing alert for (rule, host, subject), if there is one. Idempotent."""
+        alert = self.firing().filter(rule=rule, host=host, subject=subject).first()
+        if alert is not None:
+            alert.state, alert.resolved_at = AlertState.RESOLVED, timezone.now()
+            alert.save(update_fields=["state", "resolved_at"])
+        return alert
+
 
 class Alert(models.Model):
     host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
