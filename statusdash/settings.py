@@ -201,6 +201,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "db" / "celerybeat-schedule")
+# Periodic sweeps; each app adds its entries below ("name": {"task": ..., "schedule": seconds}).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
