@@ -211,8 +211,8 @@ class LiveEvent(models.Model):
 
     @classmethod
     def take_all(cls, limit: int = 500) -> list[LiveEvent]:
-        events = list(cls.objects.order_by("id")[:limit])
+        events: list[LiveEvent] = list(LiveEvent.objects.order_by("id")[:limit])
         if events:
             # Deleting by id (not "everything") keeps rows written meanwhile for the next pass.
-            cls.objects.filter(id__in=[e.id for e in events]).delete()
+            LiveEvent.objects.filter(id__in=[e.id for e in events]).delete()
         return events

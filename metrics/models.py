@@ -102,12 +102,14 @@ class MetricSample(models.Model):
             by_time.setdefault(report["collected_at"], report)
         with transaction.atomic():
             known = set(
-                cls.objects.filter(host=host, collected_at__in=list(by_time)).values_list("collected_at", flat=True)
+                MetricSample.objects.filter(host=host, collected_at__in=list(by_time)).values_list(
+                    "collected_at", flat=True
+                )
             )
             fresh = [cls.from_report(host, r) for t, r in sorted(by_time.items()) if t not in known]
             # ignore_conflicts covers the race of the same report arriving twice at once
             # (an agent that timed out and resent): the unique constraint keeps one.
-            cls.objects.bulk_create(fresh, ignore_conflicts=True)
+            MetricSample.objects.bulk_create(fresh, ignore_conflicts=True)
             newest = max(by_time)
             host.record_report(newest, by_time[newest]["system"], by_time[newest]["cpu"]["count"])
         return fresh, len(reports) - len(fresh)
