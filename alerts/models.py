@@ -469,7 +469,7 @@ class NotificationChannel(models.Model):
         if not sender.add(self.url):
             return "Apprise does not understand this channel's URL"
         notify_type = apprise.NotifyType.FAILURE if severity == Severity.CRITICAL else apprise.NotifyType.WARNING
-        with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+        with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:
             ok = sender.notify(title=title, body=body, notify_type=notify_type)
         if ok:
             return ""
