@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from hosts.models import Host
 from statusdash import backup
 
 pytestmark = pytest.mark.skipif(
-    "postgres" in __import__("os").environ.get("DATABASE_URL", ""), reason="SQLite backup tests"
+    os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="SQLite backups; PostgreSQL below"
 )
 
 
