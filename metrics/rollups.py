@@ -25,6 +25,8 @@ from metrics.models import CHARTED_COLUMNS, MetricRollup, MetricSample, RollupCu
 SETTLE = timedelta(seconds=10)
 READ_BATCH = 20_000
 DELETE_BATCH = 5_000
+# Retention runs hourly; thinning looks back a little more than that (see thin_details).
+THIN_LOOKBACK = timedelta(hours=3)
 
 AGGREGATES = {"min": Min, "max": Max, "avg": Avg}
 
@@ -101,16 +103,19 @@ def recompute(step: int, touched: dict[int, set[int]]) -> None:
 
 
 def delete_expired(now: datetime | None = None) -> dict[str, int]:
-    """Delete raw samples past RAW_RETENTION_HOURS (once rolled up) and rollups past their tier's keep.
+    """Thin old samples' detail, delete raw samples past RAW_RETENTION_HOURS (once rolled up)
+    and rollups past their tier's keep.
 
     In batches, each its own short transaction, so ingest never waits long for the lock.
     """
     now = now or timezone.now()
+    thinned = thin_details(now)
     cursor = RollupCursor.objects.filter(name="samples").values_list("last_sample_id", flat=True).first() or 0
     deleted = {
+        "details_thinned": thinned,
         "samples": delete_in_batches(
             MetricSample.objects.filter(collected_at__lt=raw_window_start(now), id__lte=cursor)
-        )
+        ),
     }
     for step, keep in settings.ROLLUP_TIERS:
         deleted[f"rollups_{step}s"] = delete_in_batches(
@@ -120,6 +125,23 @@ def delete_expired(now: datetime | None = None) -> dict[str, int]:
     configured = [step for step, _ in settings.ROLLUP_TIERS]
     deleted["rollups_unconfigured"] = delete_in_batches(MetricRollup.objects.exclude(step__in=configured))
     return deleted
+
+
+def thin_details(now: datetime) -> int:
+    """Drop the per-core/mount/interface detail of samples older than DETAIL_RETENTION_HOURS.
+
+    Charts and rollups read only the columns; the detail (two thirds of a row) is for
+    looking at a recent moment closely. Only the last THIN_LOOKBACK before the cutoff is
+    scanned, so the hourly run stays cheap; a row it misses goes with its raw sample.
+    """
+    cutoff = now - timedelta(hours=settings.DETAIL_RETENTION_HOURS)
+    stale = MetricSample.objects.filter(collected_at__gte=cutoff - THIN_LOOKBACK, collected_at__lt=cutoff).exclude(
+        detail={}
+    )
+    total = 0
+    while ids := list(stale.values_list("id", flat=True)[:DELETE_BATCH]):
+        total += MetricSample.objects.filter(id__in=ids).update(detail={})
+    return total
 
 
 def delete_in_batches(queryset: object) -> int:

@@ -268,8 +268,11 @@ ALERT_DISPATCH_SECONDS = env_int("ALERT_DISPATCH_SECONDS", 10, minimum=1, maximu
 # First retry of a failed notification after this many seconds, doubling each time.
 NOTIFY_RETRY_SECONDS = env_int("NOTIFY_RETRY_SECONDS", 10, minimum=1, maximum=600)
 RAW_RETENTION_HOURS = env_int("RAW_RETENTION_HOURS", 48, minimum=1, maximum=24 * RETENTION_DAYS)
-# (step, keep) seconds per rollup tier, finest first; keep is capped at RETENTION_DAYS.
-ROLLUP_TIERS = env_tiers("ROLLUP_TIERS", "1m:7d,15m,1h", RETENTION_DAYS * 86400)
+# Raw samples keep their per-core/mount/interface detail this long, then only the charted columns.
+DETAIL_RETENTION_HOURS = env_int("DETAIL_RETENTION_HOURS", 6, minimum=1, maximum=RAW_RETENTION_HOURS)
+# (step, keep) seconds per rollup tier, finest first; keep is capped at RETENTION_DAYS. The
+# defaults are what the charts read: 7 days from 15-minute buckets, 30 days from hourly ones.
+ROLLUP_TIERS = env_tiers("ROLLUP_TIERS", "15m,1h", RETENTION_DAYS * 86400)
 ROLLUP_SECONDS = env_int("ROLLUP_SECONDS", 60, minimum=5, maximum=3600)
 BACKUP_KEEP = env_int("BACKUP_KEEP", 7, minimum=1)
 BACKUP_HOUR = env_int("BACKUP_HOUR", 3, minimum=0, maximum=23)

@@ -54,6 +54,19 @@ def test_raw_samples_past_the_window_are_deleted_once_rolled_up(host: Host, tier
 
 
 @pytest.mark.django_db
+def test_detail_is_dropped_after_its_hours_and_the_columns_kept(host: Host, tiers: None, settings: Any) -> None:
+    settings.DETAIL_RETENTION_HOURS = 6
+    old = add_sample(host, NOW - timedelta(hours=6, minutes=1))
+    recent = add_sample(host, NOW - timedelta(hours=5, minutes=59))
+    cpu = old.cpu_percent
+    assert rollups.delete_expired(NOW)["details_thinned"] == 1
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.detail == {} and old.cpu_percent == cpu
+    assert recent.detail["disks"]
+
+
+@pytest.mark.django_db
 def test_raw_samples_not_yet_rolled_up_are_kept(host: Host, tiers: None) -> None:
     with time_machine.travel(NOW - timedelta(hours=50), tick=False):
         add_sample(host, NOW - timedelta(hours=50))
@@ -69,7 +82,13 @@ def test_rollups_are_deleted_past_their_tier_keep(host: Host, tiers: None) -> No
     add_rollup(host, 3600, NOW - timedelta(days=29))
     add_rollup(host, 300, NOW - timedelta(days=1))  # a tier no longer configured
     deleted = rollups.delete_expired(NOW)
-    assert deleted == {"samples": 0, "rollups_60s": 1, "rollups_3600s": 1, "rollups_unconfigured": 1}
+    assert deleted == {
+        "details_thinned": 0,
+        "samples": 0,
+        "rollups_60s": 1,
+        "rollups_3600s": 1,
+        "rollups_unconfigured": 1,
+    }
     assert sorted(MetricRollup.objects.values_list("step", "bucket_start")) == [
         (60, NOW - timedelta(days=6)),
         (3600, NOW - timedelta(days=29)),
