@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from alerts import events
 from alerts.models import (
@@ -66,12 +67,25 @@ class AlertAdmin(admin.ModelAdmin):
     list_filter = ("state", "severity", "rule")
     search_fields = ("rule", "subject", "host__name", "message")
     list_select_related = ("host", "acknowledged_by")
-    readonly_fields = [f.name for f in Alert._meta.fields]
+    readonly_fields = [*(f.name for f in Alert._meta.fields), "delivery_log"]
     inlines = [TransitionInline, AuditInline]
     actions = ["acknowledge"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # alerts are raised by rules, not typed in
+
+    @admin.display(description="delivery log")
+    def delivery_log(self, alert: Alert) -> str:
+        rows = [
+            (n.created_at.strftime("%Y-%m-%d %H:%M:%S"), n.channel.name, n.status, n.attempts, n.error or "")
+            for n in alert.deliveries()
+        ]
+        if not rows:
+            return "nothing sent"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{} {}: {} after {} attempt(s) {}</li>", rows),
+        )
 
     @admin.action(description="Acknowledge (stop reminders)")
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:

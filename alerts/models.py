@@ -288,6 +288,10 @@ class Alert(models.Model):
             events.alert_changed(self)
         return bool(cleared)
 
+    def deliveries(self) -> models.QuerySet[Notification]:
+        """The delivery log: every notification that carried one of this alert's transitions."""
+        return Notification.objects.filter(transitions__alert=self).distinct().select_related("channel")
+
     def active_silence(self, now: datetime | None = None) -> Silence | None:
         return next((s for s in Silence.objects.active(now) if s.covers(self)), None)
 

@@ -106,3 +106,16 @@ def test_a_silence_ending_before_it_starts_is_refused(admin_client: Client) -> N
     )
     assert "A silence must end after it starts." in response.content.decode()
     assert not Silence.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_alert_page_shows_its_transitions_and_delivery_log(admin_client: Client, host: Host) -> None:
+    from alerts.models import Alert
+
+    alert = Alert.objects.fire("disk", host=host, subject="/")
+    channel = NotificationChannel.objects.create(name="hook", url="json://127.0.0.1:9/")
+    notification = Notification.objects.create(channel=channel, title="t", body="b", status="failed", error="refused")
+    notification.transitions.set(alert.transitions.all())
+    page = admin_client.get(f"/admin/alerts/alert/{alert.pk}/change/").content.decode()
+    assert "hook: failed after 0 attempt(s) refused" in page
+    assert "triggered" in page

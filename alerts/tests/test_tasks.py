@@ -207,6 +207,7 @@ def test_a_failed_delivery_is_retried_then_logged_as_sent(
     notification = Notification.objects.get()
     assert (notification.status, notification.attempts, notification.error) == (DeliveryStatus.SENT, 3, "")
     assert len(receiver.messages) == 1
+    assert list(Alert.objects.get().deliveries()) == [notification]
 
 
 @pytest.mark.django_db
