@@ -84,8 +84,20 @@ class Host(models.Model):
             return HostStatus.STALE
         return HostStatus.OFFLINE
 
-    def record_report(self, collected_at: datetime, system: dict[str, Any], cpu_count: int) -> None:
-        """Remember when the host last reported and what it says about itself."""
+    REPORTED_FIELDS = [
+        "first_seen",
+        "last_seen",
+        "os",
+        "kernel",
+        "arch",
+        "agent_version",
+        "reported_hostname",
+        "boot_time",
+        "cpu_count",
+    ]
+
+    def prepare_report(self, system: dict[str, Any], cpu_count: int) -> None:
+        """Set last seen and what the agent says about the machine; the caller saves REPORTED_FIELDS."""
         now = timezone.now()
         self.first_seen = self.first_seen or now
         self.last_seen = now
@@ -96,19 +108,6 @@ class Host(models.Model):
         self.reported_hostname = system.get("hostname", "")[:255]
         self.boot_time = system.get("boot_time") or self.boot_time
         self.cpu_count = cpu_count
-        self.save(
-            update_fields=[
-                "first_seen",
-                "last_seen",
-                "os",
-                "kernel",
-                "arch",
-                "agent_version",
-                "reported_hostname",
-                "boot_time",
-                "cpu_count",
-            ]
-        )
 
 
 class ApiKeyScope(models.TextChoices):

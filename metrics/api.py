@@ -14,7 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 from hosts.identity import AgentIdentity, identify_agent
 from metrics import latest
 from metrics.models import MetricSample
-from metrics.schemas import ErrorOut, ReportAccepted, ReportBatchIn, ReportIn
+from metrics.schemas import ErrorOut, ReportAccepted, ReportBatchIn, ReportIn, ReportValid
 from statusdash import live
 from statusdash.lib.jsonparse import BodyTooLarge, StrictJSONParser
 
@@ -113,3 +113,18 @@ def report(request: HttpRequest) -> Status:
         },
     )
     return Status(202, {"accepted": len(stored), "duplicates": duplicates})
+
+
+@router.post(
+    "/validate",
+    auth=None,
+    response={200: ReportValid, 400: ErrorOut, 413: ErrorOut},
+    openapi_extra=_report_body_schema(),
+)
+def validate(request: HttpRequest) -> dict[str, object]:
+    """Check a report or batch against the schema without storing it (no credentials needed).
+
+    For agent authors; it also serves as the no-database ceiling in bench/ingest.py.
+    """
+    reports, _ = parse_reports(request)
+    return {"valid": True, "reports": len(reports)}

@@ -116,5 +116,10 @@ class ReportAccepted(Schema):
     duplicates: int
 
 
+class ReportValid(Schema):
+    valid: bool
+    reports: int
+
+
 class ErrorOut(Schema):
     detail: str

@@ -111,7 +111,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,6 +118,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last on purpose: it is sync-only, and under ASGI each middleware below a sync one
+    # runs through its own thread hop. Here the whole chain adapts once and the request
+    # stays in one thread down to the (sync) view. It still serves /static/ first.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
 ROOT_URLCONF = "statusdash.urls"
@@ -151,7 +154,7 @@ else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}}
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "db" / "test-status-dashboard.db")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["OPTIONS"] = {
         # Many agents write at once: WAL lets readers run beside the writer, and
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the
