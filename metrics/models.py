@@ -109,11 +109,10 @@ class MetricSample(models.Model):
             )
         )
         fresh = [cls.from_report(host, r) for t, r in sorted(by_time.items()) if t not in known]
-        newest = max(by_time)
-        host.prepare_report(by_time[newest]["system"], by_time[newest]["cpu"]["count"])
+        newest = by_time[max(by_time)]
         with write_transaction():
             MetricSample.objects.bulk_create(fresh, ignore_conflicts=True)
-            host.save(update_fields=Host.REPORTED_FIELDS)
+            Host.objects.filter(pk=host.pk).update(**Host.reported_fields(newest["system"], newest["cpu"]["count"]))
         return fresh, len(reports) - len(fresh)
 
     def summary(self) -> dict[str, Any]:
