@@ -4,12 +4,6 @@ from agent import config
 from agent.config import ConfigError
 
 
-@pytest.fixture(autouse=True)
-def no_default_env_file(monkeypatch, tmp_path):
-    # The machine running the tests may have a real /etc/statusdash/agent.env.
-    monkeypatch.setattr(config, "DEFAULT_ENV_FILE", str(tmp_path / "absent.env"))
-
-
 @pytest.fixture
 def certs(tmp_path):
     cert, key = tmp_path / "agent.crt", tmp_path / "agent.key"
