@@ -91,6 +91,7 @@ class SinkHandler(BaseHTTPRequestHandler):
         accepted = duplicates = 0
         with sink.lock:  # the hub's unique (host, collected_at): a resend is a duplicate
             for report in reports:
+                sink.delivered.append(report["collected_at"])
                 if report["collected_at"] in sink.stored:
                     duplicates += 1
                 else:
@@ -106,6 +107,7 @@ class Sink:
         self.context = context
         self.api_key = api_key
         self.stored: dict[str, dict] = {}
+        self.delivered: list[str] = []  # collected_at of every report in a 2xx request
         self.requests: list[dict] = []
         self.forced: deque = deque()
         self.connections: set = set()
@@ -126,7 +128,7 @@ class Sink:
         self.server.sink = self
         if self.context:
             self.server.socket = self.context.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def stop(self) -> None:
         """Go down like a dead hub: stop listening and cut kept-alive connections."""
