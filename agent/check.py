@@ -53,8 +53,11 @@ def days_left(cert: dict) -> float:
     return (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400
 
 
+SHORT_NAMES = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C"}
+
+
 def _name(rdns: tuple) -> str:
-    return ", ".join(f"{k}={v}" for rdn in rdns for k, v in rdn)
+    return ", ".join(f"{SHORT_NAMES.get(k, k)}={v}" for rdn in rdns for k, v in rdn)
 
 
 def _check_certificates(checks: Checks, config: Config) -> None:
@@ -131,12 +134,20 @@ def _check_network(checks: Checks, config: Config) -> bool:
         try:
             with context.wrap_socket(sock, server_hostname=host) as tls:
                 server = _name(tls.getpeercert()["subject"])
+                # With TLS 1.3 the hub judges our certificate after the handshake;
+                # one request brings its verdict (an alert) back to us.
+                tls.sendall(f"HEAD /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                tls.recv(1)
                 checks.ok("TLS", f"handshake with {host}:{port} ({tls.version()}), hub certificate {server}")
         except ssl.SSLCertVerificationError as exc:
             checks.fail("TLS", f"the hub's certificate is not trusted: {exc.verify_message}; is TLS_CA the hub's CA?")
             return False
-        except (ssl.SSLError, OSError) as exc:
-            checks.fail("TLS", f"handshake with {host}:{port} failed ({exc}); the hub may have refused our certificate")
+        except ssl.SSLError as exc:
+            reason = (exc.reason or str(exc)).replace("_", " ").lower()
+            checks.fail("TLS", f"the hub refused our client certificate ({reason}); is it signed by the hub's CA and valid?")
+            return False
+        except OSError as exc:
+            checks.fail("TLS", f"handshake with {host}:{port} failed ({exc})")
             return False
     return True
 
