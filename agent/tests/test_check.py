@@ -26,12 +26,14 @@ def test_healthy_mtls_setup_passes_every_step(mtls_sink, mtls_config, capsys):
 def test_certificate_from_another_ca_is_named_as_such(mtls_sink, mtls_config, pki, other_ca, capsys):
     cert, key = pki.issue(other_ca, "stranger")
     assert run_checks(replace(mtls_config, tls_cert=cert, tls_key=key)) == 1
-    assert lines(capsys, "[FAIL]") == [
+    failed = lines(capsys, "[FAIL]")
+    assert failed[0] == (
         "[FAIL] CA: the certificate was issued by 'CN=some-other-ca', but TLS_CA is 'CN=statusdash-test-ca': "
-        "not the same CA",
-        "[FAIL] TLS: the hub refused our client certificate (tlsv1 alert unknown ca); "
-        "is it signed by the hub's CA and valid?",
-    ]
+        "not the same CA"
+    )
+    # The alert's name ("unknown ca") arrives unless the hub's close wins the race.
+    assert failed[1].startswith("[FAIL] TLS: the hub refused our client certificate (")
+    assert len(failed) == 2
 
 
 def test_expired_certificate_fails(mtls_sink, mtls_config, pki, capsys):
@@ -39,7 +41,7 @@ def test_expired_certificate_fails(mtls_sink, mtls_config, pki, capsys):
     assert run_checks(replace(mtls_config, tls_cert=cert, tls_key=key)) == 1
     failed = lines(capsys, "[FAIL]")
     assert "[FAIL] client certificate: CN=old-host expired on" in failed[0]
-    assert "the hub refused our client certificate (sslv3 alert certificate expired)" in failed[1]
+    assert failed[1].startswith("[FAIL] TLS: the hub refused our client certificate (")
 
 
 def test_certificate_about_to_expire_warns(mtls_sink, mtls_config, pki, capsys):
