@@ -7,8 +7,7 @@ keeps the previous sample; call prime() once, wait, then collect() at each inter
 from __future__ import annotations
 
 import math
-import platform
-import socket
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -73,17 +72,26 @@ def nic_rates(
     return rates
 
 
-def system_info() -> dict[str, str]:
+def os_pretty_name(path: str = "/etc/os-release") -> str:
     try:
-        os_name = platform.freedesktop_os_release().get("PRETTY_NAME", "")
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.strip().partition("=")
+                if key == "PRETTY_NAME":
+                    return value.strip("\"'")
     except OSError:
-        os_name = ""
+        pass
+    return ""
+
+
+def system_info() -> dict[str, str]:
+    uname = os.uname()
     boot = datetime.fromtimestamp(psutil.boot_time(), timezone.utc)
     return {
-        "os": os_name or f"{platform.system()} {platform.release()}",
-        "kernel": platform.release(),
-        "arch": platform.machine(),
-        "hostname": socket.gethostname(),
+        "os": os_pretty_name() or f"{uname.sysname} {uname.release}",
+        "kernel": uname.release,
+        "arch": uname.machine,
+        "hostname": uname.nodename,
         "agent_version": __version__,
         "boot_time": boot.isoformat(),
     }

@@ -10,10 +10,9 @@ import gzip
 import json
 import logging
 import random
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
@@ -29,8 +28,7 @@ MAX_BATCH = 500  # the hub's limit on reports per batch
 REJECTED = {400, 401, 403, 404, 405, 413, 422}
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     """The result of one attempt: ok, retry later, or rejected for good."""
 
     ok: bool

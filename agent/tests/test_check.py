@@ -1,5 +1,3 @@
-from dataclasses import replace
-
 import pytest
 
 from agent.check import run_checks
@@ -25,7 +23,7 @@ def test_healthy_mtls_setup_passes_every_step(mtls_sink, mtls_config, capsys):
 
 def test_certificate_from_another_ca_is_named_as_such(mtls_sink, mtls_config, pki, other_ca, capsys):
     cert, key = pki.issue(other_ca, "stranger")
-    assert run_checks(replace(mtls_config, tls_cert=cert, tls_key=key)) == 1
+    assert run_checks(mtls_config._replace(tls_cert=cert, tls_key=key)) == 1
     failed = lines(capsys, "[FAIL]")
     assert failed[0] == (
         "[FAIL] CA: the certificate was issued by 'CN=some-other-ca', but TLS_CA is 'CN=statusdash-test-ca': "
@@ -38,7 +36,7 @@ def test_certificate_from_another_ca_is_named_as_such(mtls_sink, mtls_config, pk
 
 def test_expired_certificate_fails(mtls_sink, mtls_config, pki, capsys):
     cert, key = pki.issue(pki.authority, "old-host", days=10, start_days_ago=20)
-    assert run_checks(replace(mtls_config, tls_cert=cert, tls_key=key)) == 1
+    assert run_checks(mtls_config._replace(tls_cert=cert, tls_key=key)) == 1
     failed = lines(capsys, "[FAIL]")
     assert "[FAIL] client certificate: CN=old-host expired on" in failed[0]
     assert failed[1].startswith("[FAIL] TLS: the hub refused our client certificate (")
@@ -46,18 +44,18 @@ def test_expired_certificate_fails(mtls_sink, mtls_config, pki, capsys):
 
 def test_certificate_about_to_expire_warns(mtls_sink, mtls_config, pki, capsys):
     cert, key = pki.issue(pki.authority, "soon-host", days=6)
-    assert run_checks(replace(mtls_config, tls_cert=cert, tls_key=key)) == 0
+    assert run_checks(mtls_config._replace(tls_cert=cert, tls_key=key)) == 0
     assert any("expires in 5 days" in l or "expires in 4 days" in l for l in lines(capsys, "[WARN]"))
 
 
 def test_key_that_does_not_match_the_certificate_fails(mtls_sink, mtls_config, pki, capsys):
     _, other_key = pki.issue(pki.authority, "another-host")
-    assert run_checks(replace(mtls_config, tls_key=other_key)) == 1
+    assert run_checks(mtls_config._replace(tls_key=other_key)) == 1
     assert any("private key:" in l and "does not belong to TLS_CERT" in l for l in lines(capsys, "[FAIL]"))
 
 
 def test_hub_certificate_not_signed_by_tls_ca_fails_the_handshake(mtls_sink, mtls_config, other_ca, capsys):
-    assert run_checks(replace(mtls_config, tls_ca=other_ca[2])) == 1
+    assert run_checks(mtls_config._replace(tls_ca=other_ca[2])) == 1
     assert any("TLS: the hub's certificate is not trusted" in l for l in lines(capsys, "[FAIL]"))
 
 
@@ -76,7 +74,7 @@ def test_api_key_setup_passes(sink, api_config, capsys):
 
 
 def test_wrong_api_key_fails_with_the_hubs_reason(sink, api_config, capsys):
-    assert run_checks(replace(api_config, api_key="wrong")) == 1
+    assert run_checks(api_config._replace(api_key="wrong")) == 1
     assert lines(capsys, "[FAIL]") == [
         "[FAIL] authentication: the hub refused our credentials (HTTP 401: Missing or unknown API key)"
     ]

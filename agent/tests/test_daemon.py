@@ -2,8 +2,6 @@ import json
 import logging
 import threading
 import time
-from dataclasses import replace
-
 import pytest
 
 from agent.collector import Collector
@@ -135,7 +133,7 @@ def test_invalid_fresh_report_is_dropped_not_retried(sink, api_config, caplog):
 
 
 def test_refused_credentials_keep_reports_and_pause_sending(sink, api_config, caplog):
-    agent = make_agent(replace(api_config, api_key="revoked"))
+    agent = make_agent(api_config._replace(api_key="revoked"))
     with caplog.at_level(logging.ERROR):
         agent.handle(report(1), deadline=far())
     assert len(agent.spool) == 1
@@ -158,7 +156,7 @@ def test_crash_between_send_and_delete_duplicates_nothing(sink, api_config):
 
 
 def test_restart_with_a_full_spool_delivers_everything_in_order(sink, api_config):
-    cfg = replace(api_config, spool_max_mb=0.05)
+    cfg = api_config._replace(spool_max_mb=0.05)
     before = make_agent(cfg)
     spool_reports(before, 2000)  # far more than fits: the oldest are dropped
     kept = len(before.spool)
@@ -183,7 +181,7 @@ def wait_for(condition, timeout=10.0) -> None:
 
 
 def test_every_report_collected_during_an_outage_arrives_exactly_once(sink, api_config):
-    agent = make_agent(replace(api_config, report_interval=0.1, request_timeout=0.5))
+    agent = make_agent(api_config._replace(report_interval=0.1, request_timeout=0.5))
     thread = run_in_thread(agent)
     try:
         wait_for(lambda: len(sink.stored) >= 3)
@@ -205,7 +203,7 @@ def test_every_report_collected_during_an_outage_arrives_exactly_once(sink, api_
 
 def test_stop_while_the_hub_is_down_leaves_the_last_report_in_the_spool(sink, api_config):
     sink.stop()
-    agent = make_agent(replace(api_config, report_interval=0.1, request_timeout=0.5))
+    agent = make_agent(api_config._replace(report_interval=0.1, request_timeout=0.5))
     thread = run_in_thread(agent)
     wait_for(lambda: len(agent.spool) >= 3)
     agent.stop.set()

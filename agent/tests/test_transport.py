@@ -1,6 +1,7 @@
 import gzip
 import json
 import random
+import socket
 import time
 from email.utils import formatdate
 
@@ -49,9 +50,7 @@ def test_mtls_report_is_authenticated_by_client_certificate(mtls_sink, mtls_conf
 
 
 def test_mtls_without_client_certificate_fails_and_is_retryable(mtls_sink, mtls_config):
-    from dataclasses import replace
-
-    outcome = Transport(replace(mtls_config, mtls_enabled=False, api_key="x")).send(encode(REPORT))
+    outcome = Transport(mtls_config._replace(mtls_enabled=False, api_key="x")).send(encode(REPORT))
     assert not outcome.ok and outcome.retry and outcome.status is None
 
 
@@ -63,14 +62,10 @@ def test_unreachable_hub_is_retryable(sink, api_config):
 
 
 def test_slow_hub_times_out_and_is_retryable(api_config):
-    import socket
-
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()  # accepts, never answers
-    from dataclasses import replace
-
-    cfg = replace(api_config, server_url=f"http://127.0.0.1:{listener.getsockname()[1]}", request_timeout=0.3)
+    cfg = api_config._replace(server_url=f"http://127.0.0.1:{listener.getsockname()[1]}", request_timeout=0.3)
     started = time.monotonic()
     outcome = Transport(cfg).send(encode(REPORT))
     listener.close()
@@ -99,9 +94,7 @@ def test_retry_after_http_date_is_read(sink, api_config):
 
 
 def test_wrong_api_key_is_rejected_with_the_hubs_reason(sink, api_config):
-    from dataclasses import replace
-
-    outcome = Transport(replace(api_config, api_key="wrong")).send(encode(REPORT))
+    outcome = Transport(api_config._replace(api_key="wrong")).send(encode(REPORT))
     assert (outcome.ok, outcome.retry, outcome.auth_failed) == (False, False, True)
     assert outcome.detail == "Missing or unknown API key"
 
