@@ -118,15 +118,13 @@ def send_once(cfg: config.Config) -> int:
 
 
 def run_daemon(cfg: config.Config) -> int:
-    import sqlite3
-
     from agent.daemon import Agent
     from agent.spool import Spool
     from agent.transport import Transport
 
     try:
         spool = Spool(cfg.spool_dir, int(cfg.spool_max_mb * 1e6), cfg.spool_max_age_hours * 3600)
-    except (OSError, sqlite3.Error) as exc:
+    except OSError as exc:
         print(f"configuration error: SPOOL_DIR: cannot use {cfg.spool_dir}: {exc}", file=sys.stderr)
         return 2
     agent = Agent(cfg, Transport(cfg), spool)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import time
 from datetime import datetime
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,39 @@ CREATE INDEX IF NOT EXISTS reports_collected_at ON reports (collected_at);
 
 
 class Spool:
+    """The database is opened only once a report has to wait (or one is left from
+    before): a host whose hub is always reachable never loads sqlite3, about 1 MB
+    of the daemon's RSS budget."""
+
     def __init__(self, directory: str, max_bytes: int, max_age_seconds: float) -> None:
+        # Fail at start, not at the first outage, when SPOOL_DIR is unusable.
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(f"{directory} is not writable by this user")
         self.path = os.path.join(directory, "spool.sqlite3")
         self.max_bytes = max_bytes
         self.max_age_seconds = max_age_seconds
+        self.db: Any = None
+        self._count = 0
+        if os.path.exists(self.path):
+            self._open()
+
+    def _open(self) -> None:
+        import sqlite3
+
+        try:
+            self._connect(sqlite3)
+        except sqlite3.DatabaseError as exc:
+            # A damaged file must not stop reporting for months: keep it aside, start anew.
+            aside = f"{self.path}.damaged-{int(time.time())}"
+            log.error("spool: %s is unreadable (%s); moved it to %s", self.path, exc, aside)
+            if self.db is not None:
+                self.db.close()
+            os.replace(self.path, aside)
+            self._connect(sqlite3)
+        self.enforce_bounds()
+
+    def _connect(self, sqlite3: Any) -> None:
         # One thread uses the spool at a time, but not always the one that opened it
         # (tests run the daemon loop in a thread).
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
@@ -43,20 +71,24 @@ class Spool:
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.executescript(SCHEMA)
         self._count = self.db.execute("SELECT count(*) FROM reports").fetchone()[0]
-        self.enforce_bounds()
 
     def __len__(self) -> int:
         return self._count
 
     def put(self, collected_at: str, body: bytes) -> None:
         stamp = datetime.fromisoformat(collected_at).timestamp()
+        if self.db is None:
+            self._open()
         self.db.execute("INSERT INTO reports (collected_at, body) VALUES (?, ?)", (stamp, body))
         self._count += 1
         self.enforce_bounds()
 
     def oldest(self, limit: int, max_bytes: int) -> list[tuple[int, bytes]]:
         """Up to `limit` oldest reports whose bodies add up to at most max_bytes (at least one)."""
-        rows, total = [], 0
+        rows: list[tuple[int, bytes]] = []
+        if not self._count:
+            return rows
+        total = 0
         for row_id, body in self.db.execute("SELECT id, body FROM reports ORDER BY id LIMIT ?", (limit,)):
             if rows and total + len(body) > max_bytes:
                 break
@@ -65,7 +97,7 @@ class Spool:
         return rows
 
     def delete(self, ids: list[int]) -> None:
-        if not ids:
+        if not ids or self.db is None:
             return
         marks = ",".join("?" * len(ids))
         deleted = self.db.execute(f"DELETE FROM reports WHERE id IN ({marks})", ids).rowcount
@@ -73,7 +105,7 @@ class Spool:
 
     def enforce_bounds(self) -> int:
         """Drop reports older than the age bound, then the oldest until under the size bound."""
-        if not self._count:
+        if not self._count:  # also: database not opened yet
             return 0
         cutoff = time.time() - self.max_age_seconds
         aged = self.db.execute("DELETE FROM reports WHERE collected_at < ?", (cutoff,)).rowcount
@@ -96,4 +128,5 @@ class Spool:
         return aged + oversize
 
     def close(self) -> None:
-        self.db.close()
+        if self.db is not None:
+            self.db.close()

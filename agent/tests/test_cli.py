@@ -39,8 +39,16 @@ def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run(agent_cmd(*args), cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(agent_cmd(*args), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(log: Path, *args: str) -> subprocess.Popen:
+    """The daemon in the background, its log (stderr) going to a file the test can read."""
+    with open(log, "w") as stderr:
+        return subprocess.Popen(agent_cmd(*args), cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def stop(process: subprocess.Popen, log: Path, sig: int = signal.SIGTERM) -> str:
+    process.send_signal(sig)
+    process.wait(timeout=10)
+    return log.read_text()
 
 
 def spooled(tmp_path) -> int:
@@ -140,12 +148,12 @@ def test_unusable_spool_dir_is_named(sink, tmp_path):
 
 
 def test_sigterm_stops_the_daemon_promptly_and_cleanly(sink, tmp_path):
-    process = start("run", "--env-file", env_file(tmp_path, sink, REPORT_INTERVAL="10"))
-    wait_for(lambda: (tmp_path / "spool" / "spool.sqlite3").exists())
-    time.sleep(0.5)  # in the 10 s wait for the first collection
+    log = tmp_path / "agent.log"
+    process = start(log, "run", "--env-file", env_file(tmp_path, sink, REPORT_INTERVAL="10"))
+    wait_for(lambda: "agent started" in log.read_text())
+    time.sleep(0.2)  # now in the 10 s wait for the first collection
     started = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=10)
+    stderr = stop(process, log)
     assert process.returncode == 0, stderr
     assert time.monotonic() - started < 3
     assert "agent stopping; 0 report(s) left in the spool" in stderr
@@ -153,10 +161,10 @@ def test_sigterm_stops_the_daemon_promptly_and_cleanly(sink, tmp_path):
 
 def test_sigterm_while_the_hub_is_down_keeps_reports_in_the_spool(sink, tmp_path):
     sink.stop()
-    process = start("run", "--env-file", env_file(tmp_path, sink, REPORT_INTERVAL="1"))
+    log = tmp_path / "agent.log"
+    process = start(log, "run", "--env-file", env_file(tmp_path, sink, REPORT_INTERVAL="1"))
     wait_for(lambda: spooled(tmp_path) >= 2)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=10)
+    stderr = stop(process, log)
     assert process.returncode == 0, stderr
     left = spooled(tmp_path)
     assert left >= 2 and f"agent stopping; {left} report(s) left in the spool" in stderr
@@ -165,18 +173,17 @@ def test_sigterm_while_the_hub_is_down_keeps_reports_in_the_spool(sink, tmp_path
 def test_kill_9_loses_nothing_already_spooled_and_restart_delivers_it(sink, tmp_path):
     sink.stop()
     path = env_file(tmp_path, sink, REPORT_INTERVAL="1")
-    process = start("run", "--env-file", path)
+    log = tmp_path / "agent.log"
+    process = start(log, "run", "--env-file", path)
     wait_for(lambda: spooled(tmp_path) >= 3)
-    process.kill()
-    process.communicate(timeout=10)
+    stop(process, log, signal.SIGKILL)
     survived = spooled(tmp_path)
     assert survived >= 3
 
     sink.start()
-    process = start("run", "--env-file", path)
+    process = start(log, "run", "--env-file", path)
     try:
         wait_for(lambda: len(sink.stored) >= survived + 1 and spooled(tmp_path) == 0)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
+        stop(process, log)
     assert len(sink.delivered) == len(sink.stored)  # nothing sent twice

@@ -1,6 +1,8 @@
 import logging
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from agent.spool import Spool
 
 
@@ -90,8 +92,32 @@ def test_file_shrinks_after_a_backlog_is_sent(tmp_path):
     assert spool.db.execute("PRAGMA page_count").fetchone()[0] < full / 10
 
 
-def test_spool_directory_is_created_private(tmp_path):
+def test_spool_directory_is_created_private_at_start(tmp_path):
     directory = tmp_path / "state" / "spool"
     Spool(str(directory), max_bytes=1000, max_age_seconds=60)
-    assert (directory / "spool.sqlite3").exists()
     assert directory.stat().st_mode & 0o777 == 0o700
+
+
+def test_database_is_opened_only_when_a_report_must_wait(tmp_path):
+    spool = Spool(str(tmp_path), max_bytes=1000, max_age_seconds=60)
+    assert spool.db is None and len(spool) == 0 and spool.oldest(10, 1000) == []
+    assert not (tmp_path / "spool.sqlite3").exists()
+    fill(spool, 1)
+    assert (tmp_path / "spool.sqlite3").exists()
+
+
+def test_damaged_spool_file_is_moved_aside_and_a_new_one_started(tmp_path, caplog):
+    (tmp_path / "spool.sqlite3").write_bytes(b"this is not a database" * 100)
+    with caplog.at_level(logging.ERROR, logger="agent.spool"):
+        spool = Spool(str(tmp_path), max_bytes=10**6, max_age_seconds=3600)
+    assert len(spool) == 0
+    assert fill(spool, 2) == [body for _, body in spool.oldest(10, 10**6)]
+    assert list(tmp_path.glob("spool.sqlite3.damaged-*"))
+    assert "is unreadable" in caplog.text
+
+
+def test_unwritable_spool_dir_fails_at_start(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OSError):
+        Spool(str(blocker / "spool"), max_bytes=1000, max_age_seconds=60)
