@@ -5,7 +5,7 @@ from collections import namedtuple
 import pytest
 
 from agent import collector
-from agent.collector import Collector, nic_rates, rate, real_mounts
+from agent.collector import Collector, nic_rates, os_pretty_name, rate, real_mounts
 
 Part = namedtuple("Part", "device mountpoint fstype opts")
 
@@ -115,3 +115,10 @@ def test_vanished_interface_is_dropped_and_reset_counter_reads_zero():
     assert nic_rates({"eth0": (300, 100), "wg0": (50, 50)}, {"wg0": (10, 60)}, 1.0) == [
         {"interface": "wg0", "rx_bytes_per_s": 0.0, "tx_bytes_per_s": 10.0}
     ]
+
+
+def test_os_name_comes_from_os_release(tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text('NAME="Debian GNU/Linux"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n')
+    assert os_pretty_name(str(release)) == "Debian GNU/Linux 12 (bookworm)"
+    assert os_pretty_name(str(tmp_path / "missing")) == ""
