@@ -174,7 +174,7 @@ def _check_hub(checks: Checks, config: Config) -> None:
     # An empty batch: authentication is checked before the body, and nothing is stored.
     outcome = transport.send(b'{"reports":[]}')
     transport.close()
-    if outcome.auth_failed:
+    if outcome.status in (401, 403):
         checks.fail("authentication", f"the hub refused our credentials (HTTP {outcome.status}: {outcome.detail})")
     elif outcome.status is None:
         checks.fail("authentication", f"no answer from {config.report_url} ({outcome.detail})")

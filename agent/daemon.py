@@ -20,7 +20,7 @@ from agent.transport import MAX_BODY_BYTES, Backoff, Outcome, Transport, encode
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
-AUTH_RETRY_SECONDS = 60.0
+REFUSED_RETRY_SECONDS = 60.0
 # Room for '{"reports":[' and ']}' around the joined report bodies.
 BATCH_BYTES = MAX_BODY_BYTES - 64
 
@@ -83,7 +83,7 @@ class Agent:
         if outcome.ok:
             self.backoff.reset()
             return
-        if outcome.retry or outcome.auth_failed:
+        if outcome.retry or outcome.refused:
             self.spool.put(report["collected_at"], body)
         self._failed(outcome, what="report")
 
@@ -101,7 +101,7 @@ class Agent:
                     "sent %d spooled report(s) (%d new, %d already stored), %d left",
                     len(ids), outcome.accepted, outcome.duplicates, len(self.spool),
                 )
-            elif outcome.retry or outcome.auth_failed:
+            elif outcome.retry or outcome.refused:
                 self._failed(outcome, what=f"batch of {len(ids)}")
                 return
             elif len(ids) > 1:
@@ -113,17 +113,18 @@ class Agent:
                 log.error("hub refused a spooled report for good, dropped it (%s: %s)", outcome.status, outcome.detail)
 
     def _failed(self, outcome: Outcome, what: str) -> None:
-        if not (outcome.retry or outcome.auth_failed):
-            log.error("hub refused the %s for good, dropped it (%s: %s)", what, outcome.status, outcome.detail)
+        if outcome.bad_report:
+            log.error("hub refused the %s for good, dropped it (HTTP %s: %s)", what, outcome.status, outcome.detail)
             return
         delay = self.backoff.next_delay(outcome.retry_after)
-        if outcome.auth_failed:
-            # Resending cannot fix credentials; keep the reports and ask rarely.
-            delay = max(delay, AUTH_RETRY_SECONDS)
+        if outcome.refused:
+            # Resending cannot fix credentials or a wrong URL; keep the reports, ask rarely.
+            delay = max(delay, REFUSED_RETRY_SECONDS)
+            hint = "check the certificate or key" if outcome.status in (401, 403) else "check SERVER_URL"
             log.error(
-                "hub refused our credentials (HTTP %s: %s); check the certificate or key with "
-                "`python -m agent check`. Reports stay in the spool; trying again in %.0fs",
-                outcome.status, outcome.detail, delay,
+                "hub refused us (HTTP %s: %s); %s with `python -m agent check`. "
+                "Reports stay in the spool; trying again in %.0fs",
+                outcome.status, outcome.detail, hint, delay,
             )
         else:
             log.warning("could not send %s (%s); spooled, retrying in %.1fs", what, _reason(outcome), delay)

@@ -24,12 +24,21 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024  # the hub's limit on the raw (uncompressed) body
 MAX_BATCH = 500  # the hub's limit on reports per batch
 
-# Answers that resending the same body cannot fix.
-REJECTED = {400, 401, 403, 404, 405, 413, 422}
+# The report itself is at fault: resending the same body cannot help.
+BAD_REPORT = frozenset({400, 413, 422})
+# Worth trying again soon: the hub is busy or briefly failing.
+TRANSIENT = frozenset({408, 429})
+MAX_RETRY_AFTER = 3600.0
+GZIP = {"Content-Encoding": "gzip"}  # a bogus Retry-After must not silence the agent for days
 
 
 class Outcome(NamedTuple):
-    """The result of one attempt: ok, retry later, or rejected for good."""
+    """The result of one attempt.
+
+    ok: stored (or already stored). retry: transient, try again with backoff.
+    bad_report: the hub rejects this body; drop it. refused: the hub refuses us
+    (credentials, disabled host, wrong URL); keep the reports and ask again rarely.
+    """
 
     ok: bool
     retry: bool
@@ -40,8 +49,12 @@ class Outcome(NamedTuple):
     duplicates: int = 0
 
     @property
-    def auth_failed(self) -> bool:
-        return self.status in (401, 403)
+    def bad_report(self) -> bool:
+        return self.status in BAD_REPORT
+
+    @property
+    def refused(self) -> bool:
+        return not (self.ok or self.retry or self.bad_report)
 
 
 class Transport:
@@ -53,7 +66,6 @@ class Transport:
             {
                 "User-Agent": f"statusdash-agent/{__version__}",
                 "Content-Type": "application/json",
-                "Content-Encoding": "gzip",
             }
         )
         if config.mtls_enabled:
@@ -68,7 +80,11 @@ class Transport:
         """POST one JSON body (a report or a batch); body is the raw, uncompressed JSON."""
         try:
             response = self.session.post(
-                self.url, data=gzip.compress(body, compresslevel=6), timeout=self.timeout, verify=self.verify
+                self.url,
+                data=gzip.compress(body, compresslevel=6),
+                headers=GZIP,
+                timeout=self.timeout,
+                verify=self.verify,
             )
         except requests.exceptions.SSLError as exc:
             return Outcome(ok=False, retry=True, detail=f"TLS error: {exc}")
@@ -95,7 +111,7 @@ def classify(response: requests.Response) -> Outcome:
     detail = _detail(payload) or response.text[:300] or response.reason or ""
     return Outcome(
         ok=False,
-        retry=status not in REJECTED,
+        retry=status >= 500 or status in TRANSIENT,
         status=status,
         detail=detail,
         retry_after=_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None,
@@ -111,10 +127,11 @@ def encode(reports: list[dict[str, Any]] | dict[str, Any]) -> bytes:
 class Backoff:
     """Exponential backoff with jitter (between half and all of the step).
 
-    Retry-After, when the hub sends one, is a floor, so a busy hub is not hammered.
+    The 60 s cap bounds how long a recovered hub waits for the backlog (and shows
+    hosts as stale). Retry-After, when the hub sends one, is a floor.
     """
 
-    def __init__(self, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> None:
+    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None) -> None:
         self.base = base
         self.cap = cap
         self.failures = 0
@@ -125,7 +142,7 @@ class Backoff:
         self.failures += 1
         delay = self.rng.uniform(ceiling / 2, ceiling)
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.cap))
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
         return delay
 
     def reset(self) -> None:

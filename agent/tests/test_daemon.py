@@ -5,7 +5,7 @@ import time
 import pytest
 
 from agent.collector import Collector
-from agent.daemon import AUTH_RETRY_SECONDS, BATCH_SIZE, Agent
+from agent.daemon import REFUSED_RETRY_SECONDS, BATCH_SIZE, Agent
 from agent.spool import Spool
 from agent.transport import Backoff, Transport, encode
 
@@ -137,8 +137,16 @@ def test_refused_credentials_keep_reports_and_pause_sending(sink, api_config, ca
     with caplog.at_level(logging.ERROR):
         agent.handle(report(1), deadline=far())
     assert len(agent.spool) == 1
-    assert agent.next_send - time.monotonic() >= AUTH_RETRY_SECONDS - 1
+    assert agent.next_send - time.monotonic() >= REFUSED_RETRY_SECONDS - 1
     assert "Missing or unknown API key" in caplog.text
+
+
+def test_wrong_url_keeps_reports_instead_of_dropping_them(sink, api_config, caplog):
+    agent = make_agent(api_config._replace(server_url=sink.url + "/typo"))
+    with caplog.at_level(logging.ERROR):
+        agent.handle(report(1), deadline=far())
+    assert len(agent.spool) == 1
+    assert "HTTP 404" in caplog.text and "check SERVER_URL" in caplog.text
 
 
 def test_crash_between_send_and_delete_duplicates_nothing(sink, api_config):

@@ -95,20 +95,29 @@ def test_retry_after_http_date_is_read(sink, api_config):
 
 def test_wrong_api_key_is_rejected_with_the_hubs_reason(sink, api_config):
     outcome = Transport(api_config._replace(api_key="wrong")).send(encode(REPORT))
-    assert (outcome.ok, outcome.retry, outcome.auth_failed) == (False, False, True)
+    assert (outcome.ok, outcome.retry, outcome.refused) == (False, False, True)
     assert outcome.detail == "Missing or unknown API key"
 
 
 def test_revoked_credentials_are_not_retryable(sink, api_config):
     sink.answer_next(403, {"detail": "Host is disabled"})
     outcome = Transport(api_config).send(encode(REPORT))
-    assert (outcome.retry, outcome.auth_failed, outcome.detail) == (False, True, "Host is disabled")
+    assert (outcome.retry, outcome.refused, outcome.detail) == (False, True, "Host is disabled")
 
 
 def test_invalid_report_is_not_retryable_and_names_the_field(sink, api_config):
     outcome = Transport(api_config).send(encode({"collected_at": "2026-11-28T04:50:00+00:00"}))
-    assert (outcome.status, outcome.retry) == (422, False)
+    assert (outcome.status, outcome.retry, outcome.bad_report, outcome.refused) == (422, False, True, False)
     assert outcome.detail == "body.reports.0.collected_at: Field required"
+
+
+def test_wrong_url_is_refused_not_a_bad_report(sink, api_config):
+    outcome = Transport(api_config._replace(server_url=sink.url + "/nothing-here")).send(encode(REPORT))
+    assert (outcome.status, outcome.retry, outcome.refused, outcome.bad_report) == (404, False, True, False)
+
+
+def test_retry_after_beyond_the_backoff_cap_is_still_honoured():
+    assert Backoff(base=1, cap=60).next_delay(retry_after=120) >= 120
 
 
 def test_error_body_that_is_not_json_is_kept_as_text(sink, api_config):
