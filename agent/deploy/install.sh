@@ -10,7 +10,7 @@ etc=$root/etc/statusdash
 units=$root/etc/systemd/system
 
 if ! id -u "$user" >/dev/null 2>&1; then
-    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
 fi
 # Ownership needs root; a non-root dry run still installs the files and modes.
 owner=() key_owner=()
