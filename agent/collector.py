@@ -24,6 +24,11 @@ PSEUDO_FSTYPES = frozenset(
     fuse.snapfuse aufs""".split()
 )
 SKIPPED_INTERFACES = frozenset({"lo"})
+# The hub's limits (metrics/schemas.py): a report past them is refused as a whole,
+# so one odd sensor or a host full of veth interfaces must not cost every report.
+MAX_ITEMS = 256
+MAX_CORES = 1024
+CELSIUS_RANGE = (-273.15, 1000.0)
 
 
 def real_mounts(partitions: Iterable[Any]) -> list[Any]:
@@ -88,9 +93,9 @@ def system_info() -> dict[str, str]:
     uname = os.uname()
     boot = datetime.fromtimestamp(psutil.boot_time(), timezone.utc)
     return {
-        "os": os_pretty_name() or f"{uname.sysname} {uname.release}",
-        "kernel": uname.release,
-        "arch": uname.machine,
+        "os": (os_pretty_name() or f"{uname.sysname} {uname.release}")[:200],
+        "kernel": uname.release[:200],
+        "arch": uname.machine[:50],
         "hostname": uname.nodename,
         "agent_version": __version__,
         "boot_time": boot.isoformat(),
@@ -120,7 +125,7 @@ class Collector:
             "collected_at": self._collected_at().isoformat(timespec="microseconds"),
             "cpu": {
                 "percent": _percent(psutil.cpu_percent(interval=None)),
-                "per_core": [_percent(p) for p in psutil.cpu_percent(interval=None, percpu=True)],
+                "per_core": [_percent(p) for p in psutil.cpu_percent(interval=None, percpu=True)][:MAX_CORES],
                 "load": [round(x, 2) for x in psutil.getloadavg()],
                 "count": psutil.cpu_count() or 1,
             },
@@ -131,9 +136,9 @@ class Collector:
                 "percent": _percent(memory.percent),
             },
             "swap": {"total": swap.total, "used": swap.used, "percent": _percent(swap.percent)},
-            "disks": self._disks(),
+            "disks": self._disks()[:MAX_ITEMS],
             "disk_io": disk_io,
-            "network": network,
+            "network": network[:MAX_ITEMS],
             "uptime_seconds": round(max(0.0, time.time() - psutil.boot_time()), 1),
             "process_count": len(psutil.pids()),
             "temperatures": _temperatures(),
@@ -160,7 +165,7 @@ class Collector:
                 {
                     "mount": part.mountpoint,
                     "device": part.device,
-                    "fstype": part.fstype,
+                    "fstype": part.fstype[:50],
                     "total": usage.total,
                     "used": usage.used,
                     "percent": _percent(usage.percent),
@@ -202,14 +207,20 @@ def _temperatures() -> list[dict[str, Any]]:
     if not hasattr(psutil, "sensors_temperatures"):  # not on every platform
         return []
     try:
-        chips = psutil.sensors_temperatures()
+        return temperature_readings(psutil.sensors_temperatures())
     except OSError:
         return []
+
+
+def temperature_readings(chips: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Readings from psutil's {chip: [shwtemp(label, current, ...)]}, sane values only."""
+    low, high = CELSIUS_RANGE
     readings = []
     for chip, sensors in chips.items():
         for index, sensor in enumerate(sensors):
-            if sensor.current is None or not math.isfinite(sensor.current):
+            # A broken sensor can read 65261.8 or NaN; the hub would refuse the whole report.
+            if sensor.current is None or not low <= sensor.current <= high:  # also drops NaN
                 continue
             label = sensor.label or str(index)
-            readings.append({"sensor": f"{chip} {label}", "celsius": round(sensor.current, 1)})
-    return readings
+            readings.append({"sensor": f"{chip} {label}"[:200], "celsius": round(sensor.current, 1)})
+    return readings[:MAX_ITEMS]

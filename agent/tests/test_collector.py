@@ -5,7 +5,7 @@ from collections import namedtuple
 import pytest
 
 from agent import collector
-from agent.collector import Collector, nic_rates, os_pretty_name, rate, real_mounts
+from agent.collector import Collector, nic_rates, os_pretty_name, rate, real_mounts, temperature_readings
 
 Part = namedtuple("Part", "device mountpoint fstype opts")
 
@@ -122,3 +122,22 @@ def test_os_name_comes_from_os_release(tmp_path):
     release.write_text('NAME="Debian GNU/Linux"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n')
     assert os_pretty_name(str(release)) == "Debian GNU/Linux 12 (bookworm)"
     assert os_pretty_name(str(tmp_path / "missing")) == ""
+
+
+Temp = namedtuple("Temp", "label current high critical")
+
+
+def test_temperatures_keep_sane_readings_and_name_unlabelled_sensors():
+    chips = {
+        "coretemp": [Temp("Package id 0", 45.04, 80, 100), Temp("", 41.0, 80, 100)],
+        "acpitz": [Temp("", 65261.8, None, None), Temp("", -300.0, None, None), Temp("", float("nan"), None, None)],
+    }
+    assert temperature_readings(chips) == [
+        {"sensor": "coretemp Package id 0", "celsius": 45.0},
+        {"sensor": "coretemp 1", "celsius": 41.0},
+    ]
+
+
+def test_temperatures_stay_within_the_hubs_list_limit():
+    chips = {"nvme": [Temp(f"Sensor {i}", 40.0, None, None) for i in range(300)]}
+    assert len(temperature_readings(chips)) == collector.MAX_ITEMS
