@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from django.utils import timezone
 
 from alerts.models import Alert, DeliveryStatus, Notification, NotificationChannel
@@ -37,7 +36,6 @@ def wait_for(condition: Any, seconds: float, worker: subprocess.Popen[bytes]) ->
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_worker_and_beat_detect_an_offline_host_and_notify(receiver: Receiver, tmp_path: Path) -> None:
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()  # our own test database number only
     host = Host.objects.create(name="gone-1", last_seen=timezone.now() - timedelta(minutes=10))
     NotificationChannel.objects.create(name="hook", url=receiver.url)
     env = hub_env(
