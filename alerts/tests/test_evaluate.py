@@ -186,3 +186,11 @@ def test_inconsistent_rules_are_refused_naming_the_field(field: str, values: dic
     with pytest.raises(ValidationError) as error:
         rule.full_clean()
     assert field in error.value.message_dict
+
+
+@pytest.mark.django_db
+def test_a_rule_saved_in_the_admin_applies_to_the_next_report(host: Host, clock: Any) -> None:
+    ingest(host, memory=60.0)  # rules are now held in memory
+    AlertRule.objects.create(name="memory-60", metric="memory", warning_level=55)
+    ingest(host, memory=60.0)
+    assert len(firing("memory-60")) == 1
