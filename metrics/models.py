@@ -10,6 +10,22 @@ from django.db import connection, models
 from hosts.models import Host
 from statusdash.lib.writelock import write_transaction
 
+# The numbers charted over time: history reads them, rollups keep their min, max and average.
+CHARTED_COLUMNS = [
+    "cpu_percent",
+    "load_1",
+    "load_5",
+    "load_15",
+    "memory_percent",
+    "swap_percent",
+    "disk_percent",
+    "net_rx_bps",
+    "net_tx_bps",
+    "disk_read_bps",
+    "disk_write_bps",
+]
+ROLLUP_AGGREGATES = ("min", "max", "avg")
+
 
 def _aware(value: datetime | str) -> datetime:
     """A timestamp as the database hands it back (SQLite: naive UTC, maybe text) made aware."""
@@ -164,3 +180,42 @@ class MetricSample(models.Model):
             "process_count": self.process_count,
             "uptime_seconds": self.uptime_seconds,
         }
+
+
+class MetricRollup(models.Model):
+    """Min, max and average of every charted column over one step (e.g. a minute) of one host.
+
+    Built from raw samples by `metrics.rollups.roll_up`; charts over long ranges read these.
+    The columns `<name>_min`, `<name>_max`, `<name>_avg` for each of CHARTED_COLUMNS are
+    added below the class.
+    """
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="rollups")
+    step = models.PositiveIntegerField(help_text="Seconds per bucket.")
+    bucket_start = models.DateTimeField()
+    sample_count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            # Upserts key on it, and it serves every chart query: host, step, then a time range.
+            models.UniqueConstraint(fields=["host", "step", "bucket_start"], name="one_rollup_per_bucket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host_id} {self.step}s @ {self.bucket_start.isoformat()}"
+
+
+for _column in CHARTED_COLUMNS:
+    for _aggregate in ROLLUP_AGGREGATES:
+        MetricRollup.add_to_class(f"{_column}_{_aggregate}", models.FloatField())
+
+
+class RollupCursor(models.Model):
+    """How far rollups have read the samples table (by id, so late reports are rolled up too)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    last_sample_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_sample_id}"
