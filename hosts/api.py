@@ -29,8 +29,8 @@ def list_hosts(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.get("/sentiment/overall", response={200: SentimentOut, 401: ErrorOut, 403: ErrorOut})
 def sentiment(request: HttpRequest) -> dict[str, Any]:
-    """Overall system health: `healthy`, `degraded` or `unhealthy`."""
-    return overall_sentiment(list(Host.objects.enabled()))
+    """Overall system health: `healthy`, `degraded` or `unhealthy`, from the cache (see docs/events.md)."""
+    return overall_sentiment()
 
 
 @router.get("/{ident}", response={200: HostDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
