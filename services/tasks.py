@@ -23,7 +23,8 @@ def handle_domain_event(event: Any) -> dict[str, int]:
         events = parse_events(event, loc=("event",))
     except EventInvalid as error:
         # Retrying cannot make it valid: say why once and drop it.
-        log.warning("domain event refused", extra={"errors": error.errors})
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors)
+        log.warning("domain event refused", extra={"errors": problems})
         return {"refused": 1}
     counts = dict(ServiceEvent.objects.record(events, via="queue"))
     log.info("domain events applied", extra=counts)
