@@ -26,7 +26,7 @@ HISTORY_DAYS = 90
 CONTEXT_KEY = "status-page:context"
 
 # What a visitor reads for each status.
-COMPONENT_WORDS = {
+COMPONENT_WORDS: dict[str, tuple[str, str]] = {
     ServiceStatus.HEALTHY: ("operational", "Operational"),
     ServiceStatus.UNHEALTHY: ("outage", "Outage"),
     ServiceStatus.UNKNOWN: ("unknown", "No recent data"),
@@ -34,7 +34,7 @@ COMPONENT_WORDS = {
     HostStatus.STALE: ("degraded", "Degraded"),
     HostStatus.OFFLINE: ("outage", "Outage"),
 }
-OVERALL_WORDS = {
+OVERALL_WORDS: dict[str, str] = {
     Sentiment.HEALTHY: "All systems operational",
     Sentiment.DEGRADED: "Some systems degraded",
     Sentiment.UNHEALTHY: "Service outage",

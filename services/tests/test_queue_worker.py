@@ -29,8 +29,10 @@ def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     client.flushdb()  # only this run's database number: no messages left from an earlier run
     env = {**os.environ, **hub_env(tmp_path, REDIS_URL=REDIS_TEST_URL)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "statusdash", "worker", "-Q", "domain-events,celery"]
-        + ["--pool", "solo", "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
+        [
+            *(sys.executable, "-m", "celery", "-A", "statusdash", "worker", "-Q", "domain-events,celery"),
+            *("--pool", "solo", "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"),
+        ],
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,
