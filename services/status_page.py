@@ -41,6 +41,10 @@ OVERALL_WORDS: dict[str, str] = {
 }
 
 
+# Bars of these levels merge with their neighbours; the text a merged bar shows.
+MERGED_LEVELS = {"ok": "99.9% up or better", "none": "no data"}
+
+
 def uptime_level(uptime: float | None) -> str:
     """The CSS class of one day's bar."""
     if uptime is None:
@@ -55,14 +59,28 @@ def uptime_level(uptime: float | None) -> str:
 
 
 def _bars(days: list[date], rows: dict[date, tuple[float, float]]) -> tuple[list[dict[str, Any]], float | None]:
-    bars = []
+    """The daily bars, oldest first, and the uptime over all days.
+
+    Runs of good or empty days merge into one wide bar (`span` days), so a page of
+    hundreds of mostly-healthy components stays small; a day with downtime keeps
+    its own bar and percentage.
+    """
+    bars: list[dict[str, Any]] = []
     observed_total = up_total = 0.0
     for day in days:
         observed, up = rows.get(day, (0.0, 0.0))
-        uptime = up / observed if observed else None
         observed_total, up_total = observed_total + observed, up_total + up
-        label = f"{day:%b %d}: " + (f"{uptime * 100:.2f}% up" if uptime is not None else "no data")
-        bars.append({"level": uptime_level(uptime), "title": label})
+        level = uptime_level(up / observed if observed else None)
+        last = bars[-1] if bars else None
+        if last is not None and last["level"] == level and level in MERGED_LEVELS:
+            last["span"] += 1
+            last["last"] = day
+            continue
+        uptime = f"{up / observed * 100:.2f}% up" if observed else ""
+        bars.append({"level": level, "span": 1, "first": day, "last": day, "uptime": uptime})
+    for bar in bars:
+        when = f"{bar['first']:%b %d}" + (f" - {bar['last']:%b %d}" if bar["span"] > 1 else "")
+        bar["title"] = f"{when}: {bar['uptime'] or MERGED_LEVELS.get(bar['level'], 'no data')}"
     return bars, (up_total / observed_total if observed_total else None)
 
 

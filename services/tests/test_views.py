@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -70,7 +71,8 @@ def test_public_components_show_without_login(client: Client, public_host: Host)
     body = response.content.decode()
     assert "Edge network" in body and "Search optimisation" in body
     assert "All systems operational" in body
-    assert body.count('class="u-') == 2 * 90  # ninety daily bars each
+    spans = [int(n) for n in re.findall(r'style="flex-grow:(\d+)"', body)]
+    assert sum(spans) == 2 * 90  # ninety days each, quiet days merged into one bar
 
 
 @pytest.mark.django_db
@@ -126,6 +128,7 @@ def test_uptime_bars_come_from_the_daily_table(client: Client) -> None:
     body = client.get("/status/").content.decode()
     assert f"{yesterday:%b %d}: 90.00% up" in body
     assert body.count('class="u-bad"') == 1
+    assert body.count('class="u-none"') == 2  # no data before, and today not rolled up yet
     summary = client.get("/status/summary.json").json()
     assert summary["components"] == [{"name": "seo", "kind": "service", "status": "operational", "uptime90d": 90.0}]
 
@@ -161,3 +164,16 @@ def test_badge_is_a_shields_endpoint(client: Client) -> None:
 @pytest.mark.django_db
 def test_page_is_read_only(client: Client) -> None:
     assert client.post("/status/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_quiet_days_merge_into_one_bar(client: Client) -> None:
+    service = make_public(report_health("seo"))
+    today = timezone.now().date()
+    for n in (1, 2, 3):
+        DailyAvailability.objects.create(
+            service=service, day=today - timedelta(days=n), observed_seconds=86400, up_seconds=86400
+        )
+    body = client.get("/status/").content.decode()
+    first, last = today - timedelta(days=3), today - timedelta(days=1)
+    assert f'style="flex-grow:3" title="{first:%b %d} - {last:%b %d}: 99.9% up or better"' in body
