@@ -80,7 +80,8 @@ def _bars(days: list[date], rows: dict[date, tuple[float, float]]) -> tuple[list
         bars.append({"level": level, "span": 1, "first": day, "last": day, "uptime": uptime})
     for bar in bars:
         when = f"{bar['first']:%b %d}" + (f" - {bar['last']:%b %d}" if bar["span"] > 1 else "")
-        bar["title"] = f"{when}: {bar['uptime'] or MERGED_LEVELS.get(bar['level'], 'no data')}"
+        merged = bar["span"] > 1 or not bar["uptime"]
+        bar["title"] = f"{when}: {MERGED_LEVELS[bar['level']] if merged else bar['uptime']}"
     return bars, (up_total / observed_total if observed_total else None)
 
 
