@@ -302,3 +302,18 @@ def test_bad_event_in_a_batch_refuses_the_whole_batch(client: Client, service_ke
 @pytest.mark.parametrize("events", [[], "nope", [{"type": "x"}] * 501], ids=["empty", "not a list", "too many"])
 def test_bad_batch_is_a_422(client: Client, service_key: str, events: Any) -> None:
     assert locs(post(client, {"events": events}, service_key)) == [["body", "events"]]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_events_over_real_http_reach_the_sentiment(live_hub: str, service_key: str, read_key: str) -> None:
+    import requests
+
+    batch = {"events": [healthy(10, metrics={"activeJobs": 2}), unhealthy(0, error="disk full")]}
+    response = requests.post(
+        f"{live_hub}{URL}", json=batch, headers={"Authorization": f"Bearer {service_key}"}, timeout=10
+    )
+    assert response.status_code == 202, response.text
+    sentiment = requests.get(f"{live_hub}/api/hosts/sentiment/overall", headers={"X-API-Key": read_key}, timeout=10)
+    assert sentiment.json()["status"] == "unhealthy"
+    assert sentiment.json()["services"][0]["error"] == "disk full"
