@@ -48,6 +48,11 @@ def alerts_changed() -> None:
     event = {"type": "alerts.changed"}
     transaction.on_commit(lambda: _publish([alerts_group()], event))
 
+def sentiment_changed() -> None:
+    """A service changed status: redraw the overall status and the services panel."""
+    event = {"type": "sentiment.updated"}
+    transaction.on_commit(lambda: _publish([hosts_group()], event))
+
 
 def _publish(groups: list[str], event: dict[str, Any]) -> None:
     layer = get_channel_layer()

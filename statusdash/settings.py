@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from statusdash.lib.env import (
     env_bool,
@@ -112,6 +113,7 @@ INSTALLED_APPS = [
     "hosts",
     "metrics",
     "alerts",
+    "services",
 ]
 
 MIDDLEWARE = [
@@ -296,3 +298,15 @@ CELERY_BEAT_SCHEDULE["daily-backup"] = {
     "task": "metrics.tasks.backup_database",
     "schedule": crontab(hour=BACKUP_HOUR, minute=17),
 }
+
+# --- Service health events (services/) ---
+# Seconds between a service's health events unless set per service; silent for 3 of these -> unknown.
+SERVICE_EXPECTED_INTERVAL = env_int("SERVICE_EXPECTED_INTERVAL", 30, minimum=1, maximum=86400)
+STATUS_PAGE_TITLE = env_str("STATUS_PAGE_TITLE", "Status")
+# The public /status/ page is cached this long, in the server cache and by browsers and proxies.
+STATUS_PAGE_CACHE_SECONDS = env_int("STATUS_PAGE_CACHE_SECONDS", 30, minimum=0, maximum=3600)
+CELERY_TASK_ROUTES = {"statusdash.domain_event": {"queue": "domain-events"}}
+# Listed so a worker started without -Q consumes domain events as well as the sweeps.
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("domain-events")]
+CELERY_BEAT_SCHEDULE["services-staleness"] = {"task": "services.sweep_stale", "schedule": 15.0}
+CELERY_BEAT_SCHEDULE["services-availability"] = {"task": "services.roll_up_availability", "schedule": 600.0}

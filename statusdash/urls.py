@@ -14,4 +14,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", host_views.overview, name="overview"),
     path("alerts/", include("alerts.urls")),
+    path("status/", include("services.urls")),
 ]
