@@ -102,8 +102,7 @@ class Spool:
     def delete(self, ids: list[int]) -> None:
         if not ids or self.db is None:
             return
-        marks = ",".join("?" * len(ids))
-        deleted = self.db.execute(f"DELETE FROM reports WHERE id IN ({marks})", ids).rowcount
+        deleted = self.db.executemany("DELETE FROM reports WHERE id = ?", [(i,) for i in ids]).rowcount
         self._count -= deleted
 
     def enforce_bounds(self) -> int:
@@ -124,9 +123,7 @@ class Spool:
                 if excess <= 0:
                     break
             self.db.execute("DELETE FROM reports WHERE id <= ?", (last_id,))
-            log.warning(
-                "spool: full (%.1f MB limit), dropped the %d oldest report(s)", self.max_bytes / 1e6, oversize
-            )
+            log.warning("spool: full (%.1f MB limit), dropped the %d oldest report(s)", self.max_bytes / 1e6, oversize)
         self._count -= aged + oversize
         return aged + oversize
 

@@ -5,6 +5,7 @@ The sink is the network edge the agent talks to; nothing inside the agent is moc
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gzip
 import ipaddress
@@ -81,7 +82,7 @@ class SinkHandler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             return self.answer(400, {"detail": "Malformed JSON"})
-        reports = body["reports"] if "reports" in body else [body]
+        reports = body.get("reports", [body])
         if len(reports) > MAX_BATCH:
             return self.answer(422, {"detail": [{"loc": ["body", "reports"], "msg": "too many", "type": "too_long"}]})
         for index, report in enumerate(reports):
@@ -137,10 +138,8 @@ class Sink:
         self.server.shutdown()
         self.server.server_close()
         for conn in list(self.connections):
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self.server = None
 
 
@@ -198,7 +197,9 @@ class Pki:
         path = self._write(f"{name}.crt", cert)
         return key, cert, path
 
-    def issue(self, ca: tuple, cn: str, server: bool = False, days: int = 365, start_days_ago: int = 1) -> tuple[str, str]:
+    def issue(
+        self, ca: tuple, cn: str, server: bool = False, days: int = 365, start_days_ago: int = 1
+    ) -> tuple[str, str]:
         from cryptography import x509
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -222,7 +223,7 @@ class Pki:
     def _builder(self, subject, issuer, public_key, days, start_days_ago=1):
         from cryptography import x509
 
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         return (
             x509.CertificateBuilder()
             .subject_name(subject)
