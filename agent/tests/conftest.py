@@ -36,6 +36,9 @@ class SinkHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in two writes; without this, Nagle and the client's
+        # delayed ACK add 40 ms to every answer on a kept-alive connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.sink.connections.add(self.connection)
 
     def finish(self) -> None:
