@@ -28,8 +28,8 @@ MAX_BATCH = 500  # the hub's limit on reports per batch
 BAD_REPORT = frozenset({400, 413, 422})
 # Worth trying again soon: the hub is busy or briefly failing.
 TRANSIENT = frozenset({408, 429})
-MAX_RETRY_AFTER = 3600.0
-GZIP = {"Content-Encoding": "gzip"}  # a bogus Retry-After must not silence the agent for days
+MAX_RETRY_AFTER = 3600.0  # a bogus Retry-After must not silence the agent for days
+GZIP = {"Content-Encoding": "gzip"}
 
 
 class Outcome(NamedTuple):
