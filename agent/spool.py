@@ -8,6 +8,7 @@ crash between sending and deleting duplicates nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -53,9 +54,9 @@ class Spool:
             # A damaged file must not stop reporting for months: keep it aside, start anew.
             aside = f"{self.path}.damaged-{int(time.time())}"
             log.error("spool: %s is unreadable (%s); moved it to %s", self.path, exc, aside)
-            if self.db is not None:
-                self.db.close()
+            self.close()
             os.replace(self.path, aside)
+            self._remove_files()  # a stale WAL must not be replayed into the new file
             self._connect(sqlite3)
         self.enforce_bounds()
 
@@ -104,6 +105,10 @@ class Spool:
             return
         deleted = self.db.executemany("DELETE FROM reports WHERE id = ?", [(i,) for i in ids]).rowcount
         self._count -= deleted
+        if not self._count:
+            # An empty spool leaves no file, so the next start does not load sqlite3.
+            self.close()
+            self._remove_files()
 
     def enforce_bounds(self) -> int:
         """Drop reports older than the age bound, then the oldest until under the size bound."""
@@ -130,3 +135,9 @@ class Spool:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+            self.db = None
+
+    def _remove_files(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path + suffix)
