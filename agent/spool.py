@@ -79,13 +79,25 @@ class Spool:
     def __len__(self) -> int:
         return self._count
 
-    def put(self, collected_at: str, body: bytes) -> None:
+    def put(self, collected_at: str, body: bytes) -> bool:
+        """Store a report; False (logged) when the disk refuses, so the agent keeps running."""
         stamp = datetime.fromisoformat(collected_at).timestamp()
-        if self.db is None:
-            self._open()
-        self.db.execute("INSERT INTO reports (collected_at, body) VALUES (?, ?)", (stamp, body))
+        try:
+            if self.db is None:
+                self._open()
+            self.db.execute("INSERT INTO reports (collected_at, body) VALUES (?, ?)", (stamp, body))
+        except (OSError, self._errors()) as exc:
+            log.error("spool: could not store the report of %s, it is lost (%s)", collected_at, exc)
+            return False
         self._count += 1
         self.enforce_bounds()
+        return True
+
+    @staticmethod
+    def _errors() -> type[Exception]:
+        import sqlite3  # already loaded when it matters: put() opens the database first
+
+        return sqlite3.Error
 
     def oldest(self, limit: int, max_bytes: int) -> list[tuple[int, bytes]]:
         """Up to `limit` oldest reports whose bodies add up to at most max_bytes (at least one)."""

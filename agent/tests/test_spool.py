@@ -125,6 +125,16 @@ def test_damaged_spool_file_is_moved_aside_and_a_new_one_started(tmp_path, caplo
     assert "is unreadable" in caplog.text
 
 
+def test_a_full_disk_loses_the_report_but_not_the_agent(tmp_path, caplog):
+    spool = Spool(str(tmp_path), max_bytes=10**6, max_age_seconds=3600)
+    fill(spool, 1)
+    spool.db.execute("PRAGMA max_page_count = 1")  # as good as a full disk
+    with caplog.at_level(logging.ERROR, logger="agent.spool"):
+        assert spool.put(stamp(), b"x" * 10_000) is False
+    assert len(spool) == 1
+    assert "could not store the report" in caplog.text
+
+
 def test_unwritable_spool_dir_fails_at_start(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
