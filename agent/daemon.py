@@ -116,7 +116,7 @@ class Agent:
                 )
             else:
                 self.spool.delete(ids)
-                log.error("hub refused a spooled report for good, dropped it (%s: %s)", outcome.status, outcome.detail)
+                self._failed(outcome, what="spooled report")
 
     def _failed(self, outcome: Outcome, what: str) -> None:
         if outcome.bad_report:
