@@ -177,7 +177,7 @@ def test_restart_with_a_full_spool_delivers_everything_in_order(sink, api_config
 
 
 def run_in_thread(agent: Agent) -> threading.Thread:
-    thread = threading.Thread(target=agent.run)
+    thread = threading.Thread(target=agent.run, daemon=True)  # never outlives a failed test run
     thread.start()
     return thread
 
@@ -214,7 +214,9 @@ def test_stop_while_the_hub_is_down_leaves_the_last_report_in_the_spool(sink, ap
     sink.stop()
     agent = make_agent(api_config._replace(report_interval=0.1, request_timeout=0.5))
     thread = run_in_thread(agent)
-    wait_for(lambda: len(agent.spool) >= 3)
-    agent.stop.set()
-    thread.join(5)
+    try:
+        wait_for(lambda: len(agent.spool) >= 3)
+    finally:
+        agent.stop.set()
+        thread.join(5)
     assert len(agent.spool) == len(agent.collector.made)
