@@ -50,12 +50,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "postgres": None if _reachable(POSTGRES_TEST_URL) else f"PostgreSQL not reachable at {POSTGRES_TEST_URL}",
         "browser": None if os.path.exists(CHROMIUM) else f"no browser at {CHROMIUM} (apt-get install chromium)",
     }
-    for marker, reason in missing.items():
+    for service, reason in missing.items():
         if reason is None or IN_CI:
             continue
         skip = pytest.mark.skip(reason=f"{reason}; runs in CI")
         for item in items:
-            if marker in item.keywords:
+            if service in item.keywords:
                 item.add_marker(skip)
 
 
