@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from alerts.models import HOST_OFFLINE_RULE, Alert, AlertRule, Breach, Severity
+from alerts.models import HOST_OFFLINE_RULE, SEVERITY_RANK, Alert, AlertRule, Breach, Severity
 from alerts.rules import describe_reading, readings
 from hosts.models import Host
 from metrics.models import MetricSample
@@ -89,7 +89,9 @@ def evaluate(
             Alert.objects.resolve(rule.name, host=host, subject=subject, value=value)
         return
     if alert is not None:
-        fire(rule, host, subject, severity, value)
+        # While firing, severity only rises: a value hovering at the critical level
+        # must not send "critical", "warning", "critical" again and again.
+        fire(rule, host, subject, max(severity, alert.severity, key=SEVERITY_RANK.__getitem__), value)
         return
     if breach is None:
         breach = Breach(rule=rule, host=host, subject=subject, since=now)

@@ -192,10 +192,6 @@ class AlertQuerySet(models.QuerySet["Alert"]):
             alert.record_transition(AlertState.FIRING, AlertState.RESOLVED)
             return alert
 
-    def resolve_all(self, rule: str, *, host: Host) -> None:
-        for subject in self.firing().filter(rule=rule, host=host).values_list("subject", flat=True):
-            self.resolve(rule, host=host, subject=subject)
-
 
 class Alert(models.Model):
     host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
@@ -569,7 +565,14 @@ def queue_reminders(now: datetime) -> int:
     if not settings.ALERT_REPEAT_MINUTES:
         return 0
     due_before = now - timedelta(minutes=settings.ALERT_REPEAT_MINUTES)
-    due = Alert.objects.firing().filter(acknowledged_at=None, notified_at__lte=due_before)
+    # Never notified (silenced when it fired, say) counts from the start: once the silence
+    # is over, a still-firing alert is news again.
+    due = (
+        Alert.objects.firing()
+        .filter(acknowledged_at=None)
+        .annotate(last_news=Coalesce("notified_at", "started_at"))
+        .filter(last_news__lte=due_before)
+    )
     queued = 0
     for alert in due:
         # Conditional update on the old timestamp: two sweeps at once queue one reminder.

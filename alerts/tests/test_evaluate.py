@@ -70,6 +70,15 @@ def test_disk_over_the_critical_level_escalates(host: Host, clock: Any) -> None:
 
 
 @pytest.mark.django_db
+def test_severity_does_not_flap_back_while_firing(host: Host, clock: Any) -> None:
+    for percent in (92.0, 96.0, 94.0, 96.0, 94.0):
+        ingest(host, disks={"/data": percent})
+    [alert] = firing("disk")
+    assert alert.severity == "critical"
+    assert list(alert.transitions.values_list("kind", flat=True).order_by("id")) == ["triggered", "severity"]
+
+
+@pytest.mark.django_db
 def test_cpu_fires_only_after_its_duration(host: Host, clock: Any) -> None:
     ingest(host, cpu=95.0)
     assert firing("cpu") == []

@@ -173,6 +173,22 @@ def test_silenced_hosts_keep_history_but_send_nothing(
 
 
 @pytest.mark.django_db
+def test_an_alert_silenced_when_it_fired_is_news_once_the_silence_is_over(
+    host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    Silence.objects.create(tags=["prod"], ends_at=START + timedelta(hours=1), reason="upgrade")
+    Alert.objects.fire("disk", host=host, subject="/", message="disk / at 95%")
+    clock.shift(timedelta(seconds=30))
+    dispatch(django_capture_on_commit_callbacks)
+    assert receiver.messages == []
+    clock.shift(timedelta(hours=4))
+    sweep_alerts.apply()
+    clock.shift(timedelta(seconds=30))
+    dispatch(django_capture_on_commit_callbacks)
+    assert [m["title"].split(" [")[0] for m in receiver.messages] == ["STILL FIRING"]
+
+
+@pytest.mark.django_db
 def test_reminders_repeat_until_acknowledged(
     host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
