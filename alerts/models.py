@@ -34,7 +34,7 @@ class Severity(models.TextChoices):
     CRITICAL = "critical"
 
 
-SEVERITY_RANK = {Severity.WARNING: 1, Severity.CRITICAL: 2}
+SEVERITY_RANK: dict[str, int] = {Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 class Metric(models.TextChoices):
@@ -455,7 +455,7 @@ class NotificationChannel(models.Model):
 
     def wants(self, transition: AlertTransition) -> bool:
         alert = transition.alert
-        if SEVERITY_RANK[transition.severity] < SEVERITY_RANK[self.min_severity]:  # type: ignore[index]
+        if SEVERITY_RANK[transition.severity] < SEVERITY_RANK[self.min_severity]:
             return False
         if transition.kind == TransitionKind.RESOLVED and not self.send_resolved:
             return False
@@ -494,7 +494,7 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         body = "\n".join(t.line() for t in transitions)
         if settings.PUBLIC_URL:
             body += f"\n\n{settings.PUBLIC_URL}/alerts/"
-        worst = max((t.severity for t in transitions), key=lambda s: SEVERITY_RANK[s])  # type: ignore[index]
+        worst = max((t.severity for t in transitions), key=SEVERITY_RANK.__getitem__)
         notification = self.create(channel=channel, title=title[:200], body=body, severity=worst)
         notification.transitions.set(transitions)
         return notification
