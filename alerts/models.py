@@ -463,12 +463,11 @@ class NotificationChannel(models.Model):
             return True
         return alert.host is not None and bool(set(self.tags) & set(alert.host.tags or []))
 
-    def send(self, title: str, body: str, severity: str = Severity.WARNING) -> str:
+    def send(self, title: str, body: str, notify_type: str = apprise.NotifyType.INFO) -> str:
         """Send now through Apprise. Returns '' on success, else what went wrong."""
         sender = apprise.Apprise()
         if not sender.add(self.url):
             return "Apprise does not understand this channel's URL"
-        notify_type = apprise.NotifyType.FAILURE if severity == Severity.CRITICAL else apprise.NotifyType.WARNING
         with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:
             ok = sender.notify(title=title, body=body, notify_type=notify_type)
         if ok:
@@ -522,11 +521,20 @@ class Notification(models.Model):
     def __str__(self) -> str:
         return f"{self.channel}: {self.title} ({self.status})"
 
+    def notify_type(self) -> str:
+        """How Apprise colours it: all clear is a success, else by the worst severity; a test is info."""
+        kinds = set(self.transitions.values_list("kind", flat=True))
+        if not kinds:
+            return apprise.NotifyType.INFO
+        if kinds == {TransitionKind.RESOLVED}:
+            return apprise.NotifyType.SUCCESS
+        return apprise.NotifyType.FAILURE if self.severity == Severity.CRITICAL else apprise.NotifyType.WARNING
+
     def deliver(self, final_attempt: bool) -> bool:
         """Try once and record the attempt. True when sent (or already sent)."""
         if self.status == DeliveryStatus.SENT:
             return True
-        error = self.channel.send(self.title, self.body, self.severity)
+        error = self.channel.send(self.title, self.body, self.notify_type())
         self.attempts += 1
         self.error = error
         if not error:

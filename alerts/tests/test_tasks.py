@@ -128,9 +128,9 @@ def test_a_single_alert_is_titled_by_itself_and_its_resolution_follows(
     Alert.objects.resolve("disk", host=host, subject="/")
     clock.shift(timedelta(seconds=30))
     dispatch(django_capture_on_commit_callbacks)
-    assert [m["title"] for m in receiver.messages] == [
-        "FIRING [WARNING] Web 1: disk / at 91% (91)",
-        "RESOLVED [WARNING] Web 1: disk / at 91% (91)",
+    assert [(m["title"], m["type"]) for m in receiver.messages] == [
+        ("FIRING [WARNING] Web 1: disk / at 91% (91)", "warning"),
+        ("RESOLVED [WARNING] Web 1: disk / at 91% (91)", "success"),
     ]
 
 
