@@ -74,6 +74,7 @@ class Agent:
 
     def handle(self, report: dict[str, Any], deadline: float) -> None:
         """Send a fresh report, or spool it behind the backlog and flush what time allows."""
+        log.debug("collected report %s", report["collected_at"])
         body = encode(report)
         if len(self.spool) or self.stop.is_set() or self.clock() < self.next_send:
             self.spool.put(report["collected_at"], body)
