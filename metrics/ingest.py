@@ -75,9 +75,7 @@ class GroupCommitWriter:
                     try:
                         # A savepoint each: one host deleted meanwhile fails only its own request.
                         with transaction.atomic():
-                            outcomes.append(
-                                (submission, MetricSample.store_reports(submission.host, submission.reports))
-                            )
+                            outcomes.append((submission, store_and_evaluate(submission.host, submission.reports)))
                     except Exception as error:
                         outcomes.append((submission, error))
         except Exception as error:  # the commit itself failed (disk full, database gone)

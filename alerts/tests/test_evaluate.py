@@ -203,3 +203,23 @@ def test_a_rule_saved_in_the_admin_applies_to_the_next_report(host: Host, clock:
     AlertRule.objects.create(name="memory-60", metric="memory", warning_level=55)
     ingest(host, memory=60.0)
     assert len(firing("memory-60")) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_report_to_a_real_hub_fires_the_rule(live_hub: str, make_report: Any) -> None:
+    """Through Daphne, where reports go through the group-commit writer thread."""
+    import requests
+
+    from hosts.models import ApiKey, ApiKeyScope
+
+    host = Host.objects.create(name="web-9")
+    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+    body = make_report()
+    body["disks"][0]["percent"] = 97.0
+    response = requests.post(
+        f"{live_hub}/api/metrics/report", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert response.status_code == 202
+    [alert] = firing("disk")
+    assert (alert.host, alert.subject, alert.severity) == (host, "/", "critical")
