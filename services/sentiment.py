@@ -109,10 +109,9 @@ def remember_service(entry: dict[str, Any]) -> None:
         log.warning("sentiment cache unavailable", exc_info=True)
 
 
-def forget_services() -> None:
-    """After an admin edit or delete: the next read rebuilds from the database."""
+def forget_services(*names: str) -> None:
+    """After an admin edit or delete: the next read rebuilds these entries and the list from the database."""
     try:
-        names = cache.get(SERVICE_NAMES_KEY) or []
         cache.delete_many([SERVICE_NAMES_KEY, *(_service_key(n) for n in names)])
     except Exception:
         log.warning("sentiment cache unavailable", exc_info=True)

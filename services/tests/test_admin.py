@@ -58,3 +58,12 @@ def test_a_host_is_marked_public_in_the_admin(admin_client: Client, host: Host) 
 def test_host_autocomplete_for_public_hosts(admin_client: Client, host: Host) -> None:
     url = "/admin/autocomplete/?app_label=services&model_name=publichost&field_name=host&term=web"
     assert "web-1" in admin_client.get(url).content.decode()
+
+
+@pytest.mark.django_db
+def test_deleting_a_service_drops_it_from_the_cached_answer(admin_client: Client) -> None:
+    service = seo()
+    assert len(sentiment.overall()["services"]) == 1
+    response = admin_client.post(f"/admin/services/servicehealth/{service.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert sentiment.overall()["services"] == []

@@ -157,4 +157,3 @@ def test_disabling_or_deleting_a_host_drops_it(django_capture_on_commit_callback
     assert sentiment.cached_host_counts() == hosts(online=1)
     kept.delete()
     assert sentiment.cached_host_counts() == NO_HOSTS
-
