@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -108,7 +109,9 @@ class ServiceHealth(models.Model):
     # last_event_at + 3 x expected_interval, stored so the sweep is one indexed comparison.
     stale_after = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     expected_interval = models.PositiveIntegerField(
-        default=default_expected_interval, help_text="Seconds between its health events."
+        default=default_expected_interval,
+        validators=[MinValueValidator(1), MaxValueValidator(86400)],
+        help_text="Seconds between its health events (it is unknown after 3 without one).",
     )
     public = models.BooleanField(default=False, help_text="Show on the public status page /status/.")
     public_errors = models.BooleanField(
