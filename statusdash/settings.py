@@ -88,6 +88,11 @@ MAX_REPORT_BYTES = env_int("MAX_REPORT_BYTES", 1024 * 1024, minimum=1024)
 # A gzip body may expand to this much; beyond it the request is refused (zip bombs).
 MAX_DECODED_REPORT_BYTES = env_int("MAX_DECODED_REPORT_BYTES", 16 * 1024 * 1024, minimum=1024)
 MAX_REPORTS_PER_BATCH = 500
+# Store concurrent reports in shared transactions on one writer thread (see metrics/ingest.py).
+INGEST_GROUP_COMMIT = env_bool("INGEST_GROUP_COMMIT", True)
+# How long a process trusts an API key it has looked up; revocations made in another
+# process (a management command) take effect within this many seconds.
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 10, minimum=0, maximum=300)
 FUTURE_TOLERANCE_SECONDS = 300
 
 REDIS_URL = env_str("REDIS_URL")
@@ -112,7 +117,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -120,6 +124,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last on purpose: it is sync-only, and under ASGI each middleware below a sync one
+    # runs through its own thread hop. Here the whole chain adapts once and the request
+    # stays in one thread down to the (sync) view. It still serves /static/ first.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
 ROOT_URLCONF = "statusdash.urls"
@@ -152,7 +160,7 @@ else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}}
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "db" / "test-status-dashboard.db")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["OPTIONS"] = {
         # Many agents write at once: WAL lets readers run beside the writer, and
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the
@@ -253,6 +261,41 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
+}
+
+# --- Alerting, rollups, retention and backups (alerts/, metrics/tasks.py, statusdash/backup.py) ---
+from celery.schedules import crontab  # noqa: E402
+
+from statusdash.lib.env import env_tiers  # noqa: E402
+
+# Transitions within this window go out as one message per channel (a rack losing power: one message).
+ALERT_GROUP_WINDOW_SECONDS = env_int("ALERT_GROUP_WINDOW_SECONDS", 30, minimum=0, maximum=3600)
+# Firing, unacknowledged alerts are notified again this often; 0 turns reminders off.
+ALERT_REPEAT_MINUTES = env_int("ALERT_REPEAT_MINUTES", 240, minimum=0)
+ALERT_SWEEP_SECONDS = env_int("ALERT_SWEEP_SECONDS", 30, minimum=1, maximum=3600)
+ALERT_DISPATCH_SECONDS = env_int("ALERT_DISPATCH_SECONDS", 10, minimum=1, maximum=3600)
+# First retry of a failed notification after this many seconds, doubling each time.
+NOTIFY_RETRY_SECONDS = env_int("NOTIFY_RETRY_SECONDS", 10, minimum=1, maximum=600)
+RAW_RETENTION_HOURS = env_int("RAW_RETENTION_HOURS", 48, minimum=1, maximum=24 * RETENTION_DAYS)
+# Raw samples keep their per-core/mount/interface detail this long, then only the charted columns.
+DETAIL_RETENTION_HOURS = env_int("DETAIL_RETENTION_HOURS", 6, minimum=1, maximum=RAW_RETENTION_HOURS)
+# (step, keep) seconds per rollup tier, finest first; keep is capped at RETENTION_DAYS. The
+# defaults are what the charts read: 7 days from 15-minute buckets, 30 days from hourly ones.
+ROLLUP_TIERS = env_tiers("ROLLUP_TIERS", "15m,1h", RETENTION_DAYS * 86400)
+ROLLUP_SECONDS = env_int("ROLLUP_SECONDS", 60, minimum=5, maximum=3600)
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7, minimum=1)
+BACKUP_HOUR = env_int("BACKUP_HOUR", 3, minimum=0, maximum=23)
+
+CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.tasks.sweep_alerts", "schedule": ALERT_SWEEP_SECONDS}
+CELERY_BEAT_SCHEDULE["alerts-dispatch"] = {
+    "task": "alerts.tasks.dispatch_notifications",
+    "schedule": ALERT_DISPATCH_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["metrics-rollup"] = {"task": "metrics.tasks.roll_up", "schedule": ROLLUP_SECONDS}
+CELERY_BEAT_SCHEDULE["metrics-retention"] = {"task": "metrics.tasks.apply_retention", "schedule": 3600}
+CELERY_BEAT_SCHEDULE["daily-backup"] = {
+    "task": "metrics.tasks.backup_database",
+    "schedule": crontab(hour=BACKUP_HOUR, minute=17),
 }
 
 # --- Service health events (services/) ---

@@ -13,5 +13,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", host_views.overview, name="overview"),
+    path("alerts/", include("alerts.urls")),
     path("status/", include("services.urls")),
 ]
