@@ -13,6 +13,7 @@ from django.utils import timezone
 from alerts.models import Alert, AlertState
 from hosts.models import Host
 from metrics.models import MetricSample
+from metrics.schemas import ReportIn
 from services import sentiment
 from services.models import DailyAvailability, ServiceEvent, ServiceFlip, ServiceHealth
 from services.tasks import handle_domain_event, roll_up_availability, sweep_stale_services
@@ -133,8 +134,11 @@ def test_roll_up_counts_host_samples() -> None:
     start = datetime(2026, 1, 10, 0, 0, tzinfo=UTC)
     host = Host.objects.create(name="web-1", created_at=start - timedelta(days=1))
     # One hour of reports in a two-hour day so far: 50% up.
-    reports = [sample_report(start + timedelta(seconds=s)) for s in range(0, 3600, settings.REPORT_INTERVAL)]
     with time_machine.travel(start + timedelta(hours=1), tick=False):
+        reports = [
+            ReportIn.model_validate(sample_report(start + timedelta(seconds=s))).model_dump()
+            for s in range(0, 3600, settings.REPORT_INTERVAL)
+        ]
         MetricSample.store_reports(host, reports)
     DailyAvailability.roll_up(start.date(), now=start + timedelta(hours=2))
     row = DailyAvailability.objects.get(host=host)
