@@ -309,3 +309,4 @@ CELERY_TASK_ROUTES = {"statusdash.domain_event": {"queue": "domain-events"}}
 CELERY_TASK_QUEUES = {"celery": {}, "domain-events": {"exchange": "domain-events"}}
 CELERY_BEAT_SCHEDULE["services-staleness"] = {"task": "services.sweep_stale", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["services-availability"] = {"task": "services.roll_up_availability", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["services-prune"] = {"task": "services.prune_history", "schedule": 3600.0}

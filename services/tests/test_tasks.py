@@ -16,7 +16,7 @@ from metrics.models import MetricSample
 from metrics.schemas import ReportIn
 from services import sentiment
 from services.models import DailyAvailability, ServiceEvent, ServiceFlip, ServiceHealth
-from services.tasks import handle_domain_event, roll_up_availability, sweep_stale_services
+from services.tasks import handle_domain_event, prune_history, roll_up_availability, sweep_stale_services
 from statusdash.testing import sample_report
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -153,3 +153,20 @@ def test_roll_up_is_idempotent() -> None:
         roll_up_availability.apply()
         roll_up_availability.apply()
     assert DailyAvailability.objects.get().up_seconds == 3600
+
+
+@pytest.mark.django_db
+def test_prune_forgets_old_events_and_days() -> None:
+    with time_machine.travel(T0, tick=False):
+        handle_domain_event.apply(args=[healthy_event(T0)])
+        service = ServiceHealth.objects.get()
+        DailyAvailability.objects.create(service=service, day=T0.date(), observed_seconds=1, up_seconds=1)
+    with time_machine.travel(T0 + timedelta(days=settings.RETENTION_DAYS - 1), tick=False):
+        assert prune_history.apply().get() == 0
+    with time_machine.travel(T0 + timedelta(days=settings.RETENTION_DAYS + 1), tick=False):
+        assert prune_history.apply().get() == 1
+    assert not ServiceEvent.objects.exists()
+    assert DailyAvailability.objects.exists()  # kept for the 90-day bars
+    with time_machine.travel(T0 + timedelta(days=101), tick=False):
+        assert prune_history.apply().get() == 1
+    assert ServiceHealth.objects.get().status == "healthy"  # the state itself is never pruned
