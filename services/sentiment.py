@@ -31,6 +31,7 @@ from services.models import ServiceHealth, ServiceStatus
 log = logging.getLogger(__name__)
 
 SERVICE_NAMES_KEY = "sentiment:service-names"
+SERVICE_NAMES_SECONDS = 60
 HOSTS_KEY = "sentiment:hosts"
 
 
@@ -123,7 +124,8 @@ def service_entries() -> list[dict[str, Any]]:
         names = cache.get(SERVICE_NAMES_KEY)
         if names is None:
             names = list(ServiceHealth.objects.tracked().values_list("name", flat=True))
-            cache.set(SERVICE_NAMES_KEY, names, timeout=None)
+            # Expires so that a list rebuilt just before a newcomer's commit cannot hide it for long.
+            cache.set(SERVICE_NAMES_KEY, names, timeout=SERVICE_NAMES_SECONDS)
         found = cache.get_many([_service_key(n) for n in names])
     except Exception:
         log.warning("sentiment cache unavailable, reading the database", exc_info=True)
@@ -135,11 +137,6 @@ def service_entries() -> list[dict[str, Any]]:
             entries[service.name] = service_entry(service)
             remember_service(entries[service.name])
     return [entries[n] for n in sorted(entries)]
-
-
-def status_by_name(names: Iterable[str]) -> dict[str, str]:
-    wanted = set(names)
-    return {e["name"]: e["status"] for e in service_entries() if e["name"] in wanted}
 
 
 # --- hosts ------------------------------------------------------------------
