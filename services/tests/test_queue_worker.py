@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,33 +16,17 @@ from alerts.models import Alert
 from conftest import REDIS_TEST_URL, hub_env
 from services.models import ServiceEvent, ServiceHealth
 from statusdash.events import emit
-from statusdash.testing import BASE_DIR
+from statusdash.testing import celery_worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, **hub_env(tmp_path, REDIS_URL=REDIS_TEST_URL)}
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "celery", "-A", "statusdash", "worker", "-Q", "domain-events,celery"),
-            *("--pool", "solo", "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"),
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    env = hub_env(tmp_path, REDIS_URL=REDIS_TEST_URL)
+    quiet = ("--without-heartbeat", "--without-mingle", "--without-gossip")
+    with celery_worker(env, "-Q", "domain-events,celery", *quiet) as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def wait_for(condition: Any, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
