@@ -104,10 +104,6 @@ class EventIn(Schema):
     payload: dict[str, Any]
 
 
-class EventBatchIn(Schema):
-    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
-
-
 class EventsAccepted(Schema):
     accepted: int = Field(description="Events that changed the state.")
     outdated: int = Field(description="Events older than the state held: logged, state kept.")
@@ -152,7 +148,7 @@ def parse_event(data: Any, loc: list[Any]) -> DomainEvent:
     type_ = data.get("type")
     if type_ is None:
         raise EventInvalid([_error([*loc, "type"], "Field required", "missing")])
-    if type_ not in PAYLOADS:
+    if not isinstance(type_, str) or type_ not in PAYLOADS:
         raise EventInvalid([_error([*loc, "type"], f"unknown event type; expected one of {', '.join(PAYLOADS)}")])
     if "payload" not in data:
         raise EventInvalid([_error([*loc, "payload"], "Field required", "missing")])

@@ -195,6 +195,8 @@ BAD_EVENTS: list[tuple[str, Any, list[Any]]] = [
     ("not an object", ["x"], ["body"]),
     ("missing type", {"payload": {}}, ["body", "type"]),
     ("unknown type", {"type": "SYSTEM_SERVICE_SLEEPY", "payload": {}}, ["body", "type"]),
+    ("type not a string", {"type": ["SYSTEM_SERVICE_HEALTHY"], "payload": {}}, ["body", "type"]),
+    ("type null", {"type": None, "payload": {}}, ["body", "type"]),
     ("missing payload", {"type": "SYSTEM_SERVICE_HEALTHY"}, ["body", "payload"]),
     ("payload not an object", {"type": "SYSTEM_SERVICE_HEALTHY", "payload": [1]}, ["body", "payload"]),
 ]
