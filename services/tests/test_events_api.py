@@ -186,6 +186,12 @@ def test_malformed_json_is_a_400(client: Client, service_key: str) -> None:
 
 
 @pytest.mark.django_db
+def test_metric_overflowing_a_float_is_a_422(client: Client, service_key: str) -> None:
+    raw = json.dumps(healthy()).replace('"checkedAt"', '"metrics": {"x": 1e400}, "checkedAt"').encode()
+    assert locs(post(client, None, service_key, raw=raw))[0][:4] == ["body", "payload", "metrics", "x"]
+
+
+@pytest.mark.django_db
 def test_nan_metric_is_refused(client: Client, service_key: str) -> None:
     raw = json.dumps(healthy()).replace('"checkedAt"', '"metrics": {"x": NaN}, "checkedAt"').encode()
     assert post(client, None, service_key, raw=raw).status_code == 400
@@ -234,6 +240,8 @@ BAD_PAYLOADS: list[tuple[str, dict[str, Any], str]] = [
     ("metrics with nested object", _with(metrics={"a": {"b": 1}}), "metrics"),
     ("metrics too large", _with(metrics={f"k{i}": "x" * 200 for i in range(60)}), "metrics"),
     ("metrics with too many keys", _with(metrics={f"k{i}": i for i in range(101)}), "metrics"),
+    ("metric name with NUL", _with(metrics={"a\x00b": 1}), "metrics"),
+    ("metric text with NUL", _with(metrics={"a": "x\x00"}), "metrics"),
 ]
 
 
@@ -280,8 +288,9 @@ def test_bad_alert_payload_is_a_422_naming_the_field(
 
 
 @pytest.mark.django_db
-def test_unhealthy_error_message_too_long_is_a_422(client: Client, service_key: str) -> None:
-    assert locs(post(client, unhealthy(error="e" * 2001), service_key)) == [["body", "payload", "errorMessage"]]
+@pytest.mark.parametrize("error", ["e" * 2001, "bad\x00byte"], ids=["too long", "NUL"])
+def test_bad_error_message_is_a_422(client: Client, service_key: str, error: str) -> None:
+    assert locs(post(client, unhealthy(error=error), service_key)) == [["body", "payload", "errorMessage"]]
 
 
 @pytest.mark.django_db
