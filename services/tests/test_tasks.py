@@ -170,3 +170,16 @@ def test_prune_forgets_old_events_and_days() -> None:
     with time_machine.travel(T0 + timedelta(days=101), tick=False):
         assert prune_history.apply().get() == 1
     assert ServiceHealth.objects.get().status == "healthy"  # the state itself is never pruned
+
+
+@pytest.mark.django_db
+def test_sweep_loses_to_an_event_that_arrived_meanwhile() -> None:
+    with time_machine.travel(T0, tick=False):
+        handle_domain_event.apply(args=[healthy_event(T0)])
+    later = T0 + timedelta(seconds=120)
+    with time_machine.travel(later, tick=False):
+        overdue = list(ServiceHealth.objects.overdue(later).values_list("pk", flat=True))
+        handle_domain_event.apply(args=[healthy_event(later)])  # between the sweep's query and its update
+        assert [ServiceHealth.mark_unknown_if_overdue(pk, later) for pk in overdue] == [False]
+    assert ServiceHealth.objects.get().status == "healthy"
+    assert not Alert.objects.exists()
