@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 from collections.abc import Iterator
@@ -9,8 +10,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 
 from alerts.evaluate import forget_rules
+
+DEFAULT_RULES_MIGRATION = importlib.import_module("alerts.migrations.0003_default_rules")
+
+
+@pytest.fixture(autouse=True)
+def _default_rules(request: pytest.FixtureRequest) -> None:
+    """The default rules a deployed database has from its migrations.
+
+    Another file's transactional test, run earlier on the same worker, may have emptied
+    the tables (test files are spread over workers whole, so Django's ordering of
+    transactional tests last does not hold across files).
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and "db" not in request.fixturenames:
+        return
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    DEFAULT_RULES_MIGRATION.create(django_apps, None)
 from statusdash.celery import app as celery_app
 
 
