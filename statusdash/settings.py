@@ -253,3 +253,11 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# --- mTLS certificates (hosts/pki.py) ---
+# A client certificate this close to expiry shows on the host page and fires `certificate-expiring`.
+CERT_EXPIRY_WARNING_DAYS = env_int("CERT_EXPIRY_WARNING_DAYS", 14, minimum=1, maximum=365)
+CELERY_BEAT_SCHEDULE["certificate-expiry"] = {
+    "task": "hosts.tasks.check_certificate_expiry",
+    "schedule": 3600.0,
+}
