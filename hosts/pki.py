@@ -10,6 +10,7 @@ issued here and decides revocation. Files live under VAULT_PATH/certs:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import tempfile
@@ -239,27 +240,6 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.SubjectAlternativeName(_general_names(sans)), critical=False)
         return builder.sign(self.key, hashes.SHA256())
 
-    def check(self, certificate: x509.Certificate, now: datetime | None = None) -> None:
-        """Raise CertificateProblem unless `certificate` is a client certificate we signed, valid now.
-
-        Revocation is the database's business (hosts.models.Certificate).
-        """
-        if certificate.issuer != self.certificate.subject:
-            raise CertificateProblem(
-                f"certificate is not issued by this hub's CA (issuer: {certificate.issuer.rfc4514_string()})"
-            )
-        try:
-            certificate.verify_directly_issued_by(self.certificate)
-        except (ValueError, TypeError, InvalidSignature):
-            raise CertificateProblem("certificate's signature does not verify against this hub's CA") from None
-        now = now or timezone.now()
-        if now < certificate.not_valid_before_utc:
-            raise CertificateProblem(
-                f"certificate is not valid until {certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
-            )
-        if now > certificate.not_valid_after_utc:
-            raise CertificateProblem(f"certificate expired at {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
-
     def write_crl(self, revoked: list[tuple[int, datetime]]) -> Path:
         """Sign and write the list of revoked serials, for nginx's ssl_crl and anyone else checking."""
         now = timezone.now()
@@ -276,6 +256,45 @@ class CertificateAuthority:
         crl = builder.sign(self.key, hashes.SHA256())
         write_file(crl_path(), crl.public_bytes(serialization.Encoding.PEM))
         return crl_path()
+
+
+@functools.cache
+def _ca_certificate(path: Path, mtime_ns: int) -> x509.Certificate:
+    return load_certificate(path.read_bytes())
+
+
+def trusted_ca_certificate() -> x509.Certificate:
+    """The CA certificate, read once per change of the file: every agent request checks against it."""
+    path = ca_paths()[0]
+    try:
+        return _ca_certificate(path, path.stat().st_mtime_ns)
+    except FileNotFoundError:
+        raise NoCertificateAuthority(
+            f"no certificate authority at {path.parent}; run `python manage.py certs init-ca`"
+        ) from None
+
+
+def check_signed_by_ca(certificate: x509.Certificate, now: datetime | None = None) -> None:
+    """Raise CertificateProblem unless our CA signed `certificate` and it is valid now.
+
+    Revocation is the database's business (hosts.models.Certificate).
+    """
+    ca = trusted_ca_certificate()
+    if certificate.issuer != ca.subject:
+        raise CertificateProblem(
+            f"certificate is not issued by this hub's CA (issuer: {certificate.issuer.rfc4514_string()})"
+        )
+    try:
+        certificate.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        raise CertificateProblem("certificate's signature does not verify against this hub's CA") from None
+    now = now or timezone.now()
+    if now < certificate.not_valid_before_utc:
+        raise CertificateProblem(
+            f"certificate is not valid until {certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+        )
+    if now > certificate.not_valid_after_utc:
+        raise CertificateProblem(f"certificate expired at {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
 
 
 def _general_names(names: list[str]) -> list[x509.GeneralName]:
