@@ -36,11 +36,11 @@ class ErrorOut(Schema):
 
 
 @router.post("", response={201: EnrollOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 503: ErrorOut})
-def enroll(request: HttpRequest, body: EnrollIn) -> Status:
+def enroll(request: HttpRequest, payload: EnrollIn) -> Status:
     """Sign the CSR for the token's host. A wrong, used or expired token, or a CSR whose CN is
     not the token's host, is refused and the token stays as it was."""
     try:
-        record = EnrollmentToken.redeem(body.token.strip(), body.csr)
+        record = EnrollmentToken.redeem(payload.token.strip(), payload.csr)
     except EnrollmentRefused as refused:
         log.warning("enrollment refused", extra={"status": refused.status, "reason": refused.reason})
         if refused.status == 422:

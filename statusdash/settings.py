@@ -7,6 +7,7 @@ loopback. Bad values stop start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -269,3 +270,8 @@ CELERY_BEAT_SCHEDULE["certificate-expiry"] = {
     "task": "hosts.tasks.check_certificate_expiry",
     "schedule": 3600.0,
 }
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR network") from None
