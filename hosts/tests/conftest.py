@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -16,6 +23,7 @@ from django.utils import timezone
 
 from hosts import pki, vault
 from hosts.models import Certificate, CertificateKind, Host
+from statusdash.testing import BASE_DIR, free_port
 
 
 @dataclass(frozen=True)
@@ -134,3 +142,38 @@ def certs(ca: pki.CertificateAuthority, tmp_path: Path) -> CertMaker:
 @pytest.fixture
 def cert_host(db: Any) -> Host:
     return Host.objects.create(name="agent-1")
+
+
+@contextlib.contextmanager
+def tls_daphne(env: dict[str, str], ca_file: Path, mode: str = "optional") -> Iterator[str]:
+    """`python -m statusdash.tls_server` on a free port; yields its https base URL once /health answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "statusdash.tls_server", "-p", str(port), "--client-certs", mode],
+        cwd=BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "statusdash.settings", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"https://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"tls_server did not start:\n{process.communicate()[1].decode()[-3000:]}")
+            try:
+                requests.get(f"{base_url}/health", verify=str(ca_file), timeout=1)
+                break
+            except requests.exceptions.SSLError:
+                break  # it answers TLS: up (required mode refuses us without a certificate)
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
