@@ -37,3 +37,7 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy
 
 bench: $(STAMP) ## Run the benchmarks (prints figures; see docs/benchmarks.md)
 	$(PY) bench/ingest.py
+
+.PHONY: certs
+certs: $(STAMP) ## CA (if absent), the hub's server certificate, and a client certificate per agent/deploy/*.env
+	$(PY) manage.py certs bootstrap

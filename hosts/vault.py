@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from hosts import pki
-from hosts.models import Certificate, CertificateKind, Host
+from hosts.models import Certificate, CertificateKind, CertificateRefused, Host
 
 
 def create_ca(*, force: bool = False) -> pki.CertificateAuthority:
@@ -38,3 +38,28 @@ def issue_client_files(host: Host, days: int = pki.CLIENT_DAYS) -> Path:
     pki.write_file(key_path, pki.key_pem(key), 0o600)
     pki.write_file(cert_path, pki.cert_pem(certificate).encode())
     return cert_path
+
+
+def ensure_ca() -> pki.CertificateAuthority:
+    return pki.CertificateAuthority.load() if pki.CertificateAuthority.exists() else create_ca()
+
+
+def ensure_server_certificate() -> Path:
+    cert_path, key_path = pki.server_paths()
+    if cert_path.exists() and key_path.exists():
+        return cert_path
+    return issue_server_certificate([])
+
+
+def ensure_client_files(host: Host) -> tuple[Path, Path]:
+    """The host's client certificate and key in the vault, issued again if missing, refused or expiring."""
+    cert_path, key_path = pki.client_paths(host.name)
+    if cert_path.exists() and key_path.exists():
+        try:
+            record = Certificate.objects.check_client(pki.load_certificate(cert_path.read_bytes()))
+        except (CertificateRefused, pki.CertificateProblem):
+            record = None
+        if record is not None and not record.expires_soon():
+            return cert_path, key_path
+    issue_client_files(host)
+    return cert_path, key_path

@@ -128,14 +128,11 @@ class Command(BaseCommand):
         self.stdout.write(raw)
 
     def do_bootstrap(self, options: dict[str, Any]) -> None:
-        if not pki.CertificateAuthority.exists():
-            self.do_init_ca({"force": False})
-        if not all(path.exists() for path in pki.server_paths()):
-            self.do_server({"host": []})
+        vault.ensure_ca()
+        self.stdout.write(f"CA: {pki.ca_paths()[0]}\nserver certificate: {vault.ensure_server_certificate()}")
         for env_file in sorted(options["agents"].glob("*.env")):
-            host = self._host(env_file.stem, create=True)
-            if not pki.client_paths(host.name)[0].exists():
-                self.do_client({"name": host.name, "days": pki.CLIENT_DAYS})
+            cert_path, _ = vault.ensure_client_files(self._host(env_file.stem, create=True))
+            self.stdout.write(f"client certificate for {env_file.stem}: {cert_path}")
 
     def _host(self, name: str, *, create: bool) -> Host:
         if create:
