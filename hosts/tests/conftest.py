@@ -177,3 +177,9 @@ def tls_daphne(env: dict[str, str], ca_file: Path, mode: str = "optional") -> It
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def certs_maker(certs: CertMaker) -> CertMaker:
+    """`certs` under another name, for modules where `certs` is the command under test."""
+    return certs
