@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.utils import timezone
@@ -44,6 +44,15 @@ def write_client(directory: Path, name: str, certificate: x509.Certificate, key:
     pki.write_file(key_path, pki.key_pem(key), 0o600)
     pki.write_file(cert_path, pki.cert_pem(certificate).encode())
     return ClientFiles(cert_path, key_path, certificate)
+
+
+def make_csr(cn: str | None) -> str:
+    """What `python -m agent enroll` sends: a CSR for a fresh key, with this CN (or none)."""
+    names = [x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else []
+    csr = (
+        x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names)).sign(pki.generate_key(), hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
 @pytest.fixture

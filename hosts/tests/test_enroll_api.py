@@ -8,23 +8,14 @@ from typing import Any
 import pytest
 import time_machine
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
 from django.test import Client
 from django.utils import timezone
 
 from hosts import pki
 from hosts.models import Certificate, EnrollmentToken, Host
+from hosts.tests.conftest import make_csr
 
 pytestmark = pytest.mark.django_db
-
-
-def make_csr(cn: str | None) -> str:
-    names = [x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else []
-    csr = (
-        x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names)).sign(pki.generate_key(), hashes.SHA256())
-    )
-    return csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def enroll(client: Client, body: Any) -> Any:
