@@ -129,7 +129,10 @@ def bench_agent(count: int, python: str, spool_used: bool) -> dict:
         with tempfile.TemporaryDirectory() as spool_dir:
             out = subprocess.run(
                 [python, "-c", AGENT, f"http://127.0.0.1:{port}", str(count), spool_dir, str(int(spool_used))],
-                cwd=REPO, capture_output=True, text=True, check=True,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
             )
         return json.loads(out.stdout)
     finally:
@@ -173,8 +176,10 @@ def main() -> int:
     parser.add_argument("--node-exporter", default=shutil.which("prometheus-node-exporter") or "")
     args = parser.parse_args()
 
-    print(f"machine: nproc={os.cpu_count()}, {' '.join(platform.uname()[i] for i in (0, 2, 4))}, "
-          f"python {platform.python_version()}; count={args.count}; spool used: {args.spool_used}")
+    print(
+        f"machine: nproc={os.cpu_count()}, {' '.join(platform.uname()[i] for i in (0, 2, 4))}, "
+        f"python {platform.python_version()}; count={args.count}; spool used: {args.spool_used}"
+    )
     agent = bench_agent(args.count, args.python, args.spool_used)
     rows = [("statusdash agent (collect+send)", agent)]
     exporter = None
@@ -196,8 +201,10 @@ def main() -> int:
     if exporter:
         ratio = agent["cpu_ms"] / exporter["cpu_ms"]
         rss_ratio = agent["rss"]["end"] / exporter["rss"]["end"]
-        print(f"CPU ratio agent/node_exporter: {ratio:.2f} (goal <= {CPU_GOAL_RATIO}): "
-              f"{'met' if ratio <= CPU_GOAL_RATIO else 'MISSED'}")
+        print(
+            f"CPU ratio agent/node_exporter: {ratio:.2f} (goal <= {CPU_GOAL_RATIO}): "
+            f"{'met' if ratio <= CPU_GOAL_RATIO else 'MISSED'}"
+        )
         print(f"RSS ratio agent/node_exporter: {rss_ratio:.2f}")
         ok = ok and ratio <= CPU_GOAL_RATIO
     return 0 if ok else 1

@@ -324,6 +324,9 @@ class Certificate(models.Model):
             revoked_at=timezone.now(), revocation_reason=reason[:200]
         )
         self.refresh_from_db(fields=["revoked_at", "revocation_reason"])
+        if changed:
+            # update() sends no signal; this one tells identity caches to forget the certificate.
+            models.signals.post_save.send(sender=Certificate, instance=self, created=False, update_fields=None)
         revoked = Certificate.objects.exclude(revoked_at=None).values_list("serial", "revoked_at")
         pki.CertificateAuthority.load().write_crl([(int(serial, 16), at) for serial, at in revoked])
         return bool(changed)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import time_machine
 from django.http import HttpRequest
 from django.test import RequestFactory
+from django.utils import timezone
 
 from hosts import pki
 from hosts.identity import IdentityRefused, identify_agent
-from hosts.models import Host
+from hosts.models import Certificate, Host
 from hosts.tests.conftest import CertMaker, ClientFiles
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +175,29 @@ def test_a_malformed_trusted_proxy_stops_start_up(tmp_path: Any) -> None:
     )
     assert result.returncode != 0
     assert "TRUSTED_PROXIES: 'nginx.local' is not an IP address or CIDR network" in result.stderr
+
+
+def test_an_accepted_certificate_revoked_later_is_refused_at_once(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    files = certs.client("agent-1")
+    identify_agent(tls_request(files))
+    Certificate.objects.get(serial=pki.serial_hex(files.certificate)).revoke("stolen")
+    assert "revoked" in refusal(tls_request(files)).reason
+
+
+def test_an_accepted_certificate_of_a_host_disabled_later_is_refused(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    files = certs.client("agent-1")
+    identify_agent(tls_request(files))
+    cert_host.enabled = False
+    cert_host.save()
+    assert refusal(tls_request(files)).reason == "host 'agent-1' is disabled"
+
+
+def test_an_accepted_certificate_is_refused_once_it_expires(certs: CertMaker, cert_host: Host, mtls: None) -> None:
+    files = certs.client("agent-1", days=1)
+    identify_agent(tls_request(files))
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        assert "expired" in refusal(tls_request(files)).reason
