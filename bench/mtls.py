@@ -24,6 +24,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -31,7 +32,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 
-def timed_reports(url: str, count: int, keep_alive: bool, **request_args: object) -> list[float]:
+def timed_reports(url: str, count: int, keep_alive: bool, **request_args: Any) -> list[float]:
     from statusdash.testing import sample_report
 
     session = requests.Session()

@@ -328,7 +328,7 @@ class Certificate(models.Model):
             # update() sends no signal; this one tells identity caches to forget the certificate.
             models.signals.post_save.send(sender=Certificate, instance=self, created=False, update_fields=None)
         revoked = Certificate.objects.exclude(revoked_at=None).values_list("serial", "revoked_at")
-        pki.CertificateAuthority.load().write_crl([(int(serial, 16), at) for serial, at in revoked])
+        pki.CertificateAuthority.load().write_crl([(int(serial, 16), at) for serial, at in revoked if at])
         return bool(changed)
 
 

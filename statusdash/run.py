@@ -55,12 +55,12 @@ def ensure_local_agent_env(data_dir: Path, port: int, mtls: bool = False) -> Pat
 
         vault.ensure_ca()
         vault.ensure_server_certificate()
-        cert, key = vault.ensure_client_files(host)
+        tls_cert, tls_key = vault.ensure_client_files(host)
         lines.update(
             SERVER_URL=f"https://127.0.0.1:{port}",
             MTLS_ENABLED="true",
-            TLS_CERT=str(cert),
-            TLS_KEY=str(key),
+            TLS_CERT=str(tls_cert),
+            TLS_KEY=str(tls_key),
             TLS_CA=str(pki.ca_paths()[0]),
         )
     env_path.touch(mode=0o600)

@@ -140,8 +140,8 @@ class MutualTLSServer(Server):
     def run(self) -> None:
         from twisted.internet import reactor
 
-        self.endpoints = []  # ours are opened below, once the reactor (and http_factory) exist
-        reactor.callWhenRunning(self._listen_tls)  # type: ignore[attr-defined]
+        self.endpoints: list[str] = []  # ours are opened below, once the reactor (and http_factory) exist
+        reactor.callWhenRunning(self._listen_tls)
         super().run()
 
     def _listen_tls(self) -> None:
