@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -19,7 +21,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
+from websockets.sync.client import ClientConnection, connect
 
 from hosts import pki, vault
 from hosts.models import Certificate, CertificateKind, Host
@@ -106,39 +111,28 @@ class CertMaker:
         return files
 
     def foreign(self, name: str) -> ClientFiles:
-        """Signed by another CA with the same name as ours: only the signature tells them apart."""
-        other_key = ec.generate_private_key(ec.SECP256R1())
-        now = timezone.now()
-        key = pki.generate_key()
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(self.ca.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=30))
-            .sign(other_key, hashes.SHA256())
-        )
-        return write_client(self.directory, f"{name}-foreign", certificate, key)
+        """Signed by another key under our CA's name: only the signature tells them apart."""
+        return self._signed_elsewhere(name, self.ca.certificate.subject, "foreign")
 
     def other_ca(self, name: str) -> ClientFiles:
         """Signed by an unrelated CA with its own name."""
-        other_key = ec.generate_private_key(ec.SECP256R1())
         other = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone else's CA")])
+        return self._signed_elsewhere(name, other, "other-ca")
+
+    def _signed_elsewhere(self, name: str, issuer: x509.Name, label: str) -> ClientFiles:
         now = timezone.now()
         key = pki.generate_key()
         certificate = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(other)
+            .issuer_name(issuer)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - timedelta(minutes=5))
             .not_valid_after(now + timedelta(days=30))
-            .sign(other_key, hashes.SHA256())
+            .sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
         )
-        return write_client(self.directory, f"{name}-other-ca", certificate, key)
+        return write_client(self.directory, f"{name}-{label}", certificate, key)
 
 
 @pytest.fixture
@@ -154,8 +148,36 @@ def cert_host(db: Any) -> Host:
 
 
 @contextlib.contextmanager
+def serving(process: subprocess.Popen[bytes], url: str, ca_file: Path, log: Path | None = None) -> Iterator[str]:
+    """Yield `url` once a TLS server answers there; stop the process afterwards."""
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.communicate()[1].decode()[-3000:]
+                logged = log.read_text() if log and log.exists() else ""
+                raise RuntimeError(f"{process.args[0]} did not start:\n{output}\n{logged}")
+            try:
+                requests.get(f"{url}/health", verify=str(ca_file), timeout=1)
+                break
+            except requests.exceptions.SSLError:
+                break  # it answers TLS: up (a server requiring client certificates refuses us)
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
 def tls_daphne(env: dict[str, str], ca_file: Path, mode: str = "optional") -> Iterator[str]:
-    """`python -m statusdash.tls_server` on a free port; yields its https base URL once /health answers."""
+    """`python -m statusdash.tls_server` on a free port; yields its https base URL once it answers."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "statusdash.tls_server", "-p", str(port), "--client-certs", mode],
@@ -164,28 +186,20 @@ def tls_daphne(env: dict[str, str], ca_file: Path, mode: str = "optional") -> It
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    base_url = f"https://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"tls_server did not start:\n{process.communicate()[1].decode()[-3000:]}")
-            try:
-                requests.get(f"{base_url}/health", verify=str(ca_file), timeout=1)
-                break
-            except requests.exceptions.SSLError:
-                break  # it answers TLS: up (required mode refuses us without a certificate)
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving(process, f"https://127.0.0.1:{port}", ca_file) as url:
+        yield url
+
+
+def dashboard_socket(url: str, ca_file: str) -> ClientConnection:
+    """The live dashboard's WebSocket as a logged-in browser opens it, over TLS."""
+    browser = Client()
+    browser.force_login(User.objects.create_user("viewer", password="pw-123456789"))
+    return connect(
+        f"wss://{urlsplit(url).netloc}/ws/dashboard/",
+        ssl=ssl.create_default_context(cafile=ca_file),
+        additional_headers={"Cookie": f"sessionid={browser.cookies['sessionid'].value}", "Origin": url},
+        open_timeout=10,
+    )
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ import http.client
 import json
 import re
 import shutil
-import ssl
 import string
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +19,11 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from django.contrib.auth.models import User
-from django.test import Client
-from websockets.sync.client import connect
 
 from conftest import hub_env
 from hosts import pki, vault
 from hosts.models import Host
-from hosts.tests.conftest import CertMaker
+from hosts.tests.conftest import CertMaker, dashboard_socket, serving
 from metrics.models import MetricSample
 from statusdash.testing import BASE_DIR, daphne_server, free_port, sample_report
 
@@ -89,23 +84,8 @@ def nginx(hub: str, tmp_path: Path, vault_dir: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"https://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                log = (prefix / "error.log").read_text() if (prefix / "error.log").exists() else ""
-                raise RuntimeError(f"nginx did not start: {process.communicate()[1].decode()}\n{log}")
-            try:
-                requests.get(f"{url}/health", verify=str(pki.ca_paths()[0]), timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with serving(process, f"https://127.0.0.1:{port}", pki.ca_paths()[0], log=prefix / "error.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -179,14 +159,6 @@ def test_forged_headers_sent_straight_to_daphne_are_ignored(hub: str, certs: Cer
 
 
 def test_the_dashboard_websocket_works_through_nginx(nginx: str, certs: CertMaker, agent_host: Host) -> None:
-    browser = Client()
-    browser.force_login(User.objects.create_user("viewer", password="pw-123456789"))
-    context = ssl.create_default_context(cafile=str(pki.ca_paths()[0]))
-    with connect(
-        f"wss://{urlsplit(nginx).netloc}/ws/dashboard/",
-        ssl=context,
-        additional_headers={"Cookie": f"sessionid={browser.cookies['sessionid'].value}", "Origin": nginx},
-        open_timeout=10,
-    ) as socket:
+    with dashboard_socket(nginx, str(pki.ca_paths()[0])) as socket:
         assert post_report(nginx, cert=certs.client("agent-1").pair).status_code == 202
         assert f'id="host-{agent_host.pk}"' in socket.recv(timeout=10)

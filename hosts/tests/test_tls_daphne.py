@@ -8,7 +8,6 @@ same way, through create_application).
 from __future__ import annotations
 
 import os
-import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,14 +16,12 @@ from typing import Any
 
 import pytest
 import requests
-from django.contrib.auth.models import User
-from django.test import Client, override_settings
-from websockets.sync.client import connect
+from django.test import override_settings
 
 from conftest import hub_env
 from hosts import pki
 from hosts.models import ApiKey, ApiKeyScope, EnrollmentToken, Host
-from hosts.tests.conftest import CertMaker, ClientFiles, tls_daphne
+from hosts.tests.conftest import CertMaker, ClientFiles, dashboard_socket, tls_daphne
 from metrics.models import MetricSample
 from statusdash.testing import BASE_DIR, sample_report
 
@@ -147,17 +144,7 @@ def test_a_browser_without_a_certificate_gets_the_login_page(tls_hub: str, ca_fi
 def test_a_logged_in_browser_gets_live_cards_over_the_tls_websocket(
     tls_hub: str, ca_file: str, certs: CertMaker, agent_host: Host
 ) -> None:
-    user = User.objects.create_user("viewer", password="pw-123456789")
-    browser = Client()
-    browser.force_login(user)
-    context = ssl.create_default_context(cafile=ca_file)
-    host_port = tls_hub.removeprefix("https://")
-    with connect(
-        f"wss://{host_port}/ws/dashboard/",
-        ssl=context,
-        additional_headers={"Cookie": f"sessionid={browser.cookies['sessionid'].value}", "Origin": tls_hub},
-        open_timeout=10,
-    ) as socket:
+    with dashboard_socket(tls_hub, ca_file) as socket:
         assert report(tls_hub, ca_file, certs.client("agent-1")).status_code == 202
         card = socket.recv(timeout=10)
     assert f'id="host-{agent_host.pk}"' in card
