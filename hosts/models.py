@@ -6,8 +6,9 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from cryptography import x509
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -16,6 +17,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from hosts import pki
 from statusdash.lib.writelock import write_transaction
 
 HOST_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}\Z")
@@ -229,18 +231,12 @@ class CertificateQuerySet(models.QuerySet["Certificate"]):
     def clients(self) -> CertificateQuerySet:
         return self.filter(kind=CertificateKind.CLIENT)
 
-    def valid(self, now: datetime | None = None) -> CertificateQuerySet:
-        now = now or timezone.now()
-        return self.filter(revoked_at=None, not_before__lte=now, not_after__gt=now)
-
-    def check_client(self, certificate: Any) -> Certificate:
+    def check_client(self, certificate: x509.Certificate) -> Certificate:
         """The record of a presented client certificate, if it is ours, valid now and not revoked.
 
         This is the one verification every path uses: Daphne's TLS endpoint, nginx's
         forwarded header, `certs verify`. Raises CertificateRefused with the reason.
         """
-        from hosts import pki
-
         try:
             pki.check_signed_by_ca(certificate)
         except pki.CertificateProblem as problem:
@@ -281,9 +277,7 @@ class Certificate(models.Model):
         return f"{self.kind} {self.common_name} ({self.serial[:12]})"
 
     @classmethod
-    def record(cls, certificate: Any, kind: str, host: Host | None = None) -> Certificate:
-        from hosts import pki
-
+    def record(cls, certificate: x509.Certificate, kind: str, host: Host | None = None) -> Certificate:
         return cls.objects.create(
             kind=kind,
             serial=pki.serial_hex(certificate),
@@ -296,10 +290,10 @@ class Certificate(models.Model):
         )
 
     @classmethod
-    def issue_client(cls, host: Host, public_key: Any, days: int | None = None) -> tuple[Certificate, Any]:
+    def issue_client(
+        cls, host: Host, public_key: pki.PublicKey, days: int | None = None
+    ) -> tuple[Certificate, x509.Certificate]:
         """Sign a client certificate whose CN is the host's name, and record it."""
-        from hosts import pki
-
         certificate = pki.CertificateAuthority.load().sign(
             public_key, host.name, server=False, days=days or pki.CLIENT_DAYS
         )
@@ -317,8 +311,6 @@ class Certificate(models.Model):
 
     def revoke(self, reason: str = "") -> bool:
         """Revoke and rewrite the CRL. False if it was already revoked."""
-        from hosts import pki
-
         # Conditional update: two admins revoking at once record one revocation time.
         changed = Certificate.objects.filter(pk=self.pk, revoked_at=None).update(
             revoked_at=timezone.now(), revocation_reason=reason[:200]
@@ -380,8 +372,6 @@ class EnrollmentToken(models.Model):
     @classmethod
     def redeem(cls, raw: str, csr_pem: str) -> Certificate:
         """Sign the CSR for the token's host and use the token up, or refuse and change nothing."""
-        from hosts import pki
-
         token = cls.objects.select_related("host").filter(hashed=hash_key(raw)).first()
         if token is None:
             raise EnrollmentRefused(401, "unknown enrollment token")
@@ -404,6 +394,7 @@ class EnrollmentToken(models.Model):
             # Two agents racing with one token: only the update that still sees used_at=None wins.
             if not cls.objects.filter(pk=token.pk, used_at=None).update(used_at=timezone.now()):
                 raise EnrollmentRefused(403, "this enrollment token was already used")
-            record, _ = Certificate.issue_client(token.host, csr.public_key())
+            key = cast(pki.PublicKey, csr.public_key())  # load_csr lets only RSA and ECDSA keys through
+            record, _ = Certificate.issue_client(token.host, key)
             cls.objects.filter(pk=token.pk).update(certificate=record)
         return record
