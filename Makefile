@@ -8,7 +8,7 @@ POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-postgres lint bench
+.PHONY: help install run test test-postgres lint bench backup db-shell
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -37,6 +37,13 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy
 
 bench: $(STAMP) ## Run the benchmarks (prints figures; see docs/benchmarks.md)
 	$(PY) bench/ingest.py
+	$(PY) bench/storage.py
+
+backup: $(STAMP) ## Back the database up now into DATA_DIR/backups/databases/ (restore: manage.py restore FILE)
+	$(PY) manage.py backup
+
+db-shell: $(STAMP) ## Open a SQL shell on the database (sqlite3, or psql with DATABASE_URL)
+	$(PY) manage.py dbshell
 
 .PHONY: certs
 certs: $(STAMP) ## CA (if absent), the hub's server certificate, and a client certificate per agent/deploy/*.env

@@ -35,6 +35,7 @@ def check_certificate_expiry() -> dict[str, int]:
             CERTIFICATE_RULE,
             host=host,
             severity=Severity.CRITICAL if days < CRITICAL_DAYS else Severity.WARNING,
+            value=days,
             message=f"client certificate {cert.serial[:16]} {when}; renew with `manage.py certs renew {host.name}`",
         )
         firing += 1

@@ -1,59 +1,77 @@
-"""The admin's certificate pages and the host's "make an enrollment token" action."""
+"""Host and key management in the Django admin."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from hosts import pki
-from hosts.models import Certificate, EnrollmentToken, Host
-from hosts.tests.conftest import CertMaker, make_csr
-
-pytestmark = pytest.mark.django_db
+from hosts.models import ApiKey, ApiKeyScope, Host
 
 
 @pytest.fixture
-def admin_client(db: Any) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", password="pw-123456789"))
+def admin_client_logged_in(client: Client, admin_user: User) -> Client:
+    client.force_login(admin_user)
     return client
 
 
-def test_certificate_list_shows_expiry(admin_client: Client, certs: CertMaker, cert_host: Host, settings: Any) -> None:
-    certs.client("agent-1", days=5)
-    page = admin_client.get("/admin/hosts/certificate/").content.decode()
-    assert "agent-1" in page
-    assert "(renew soon)" in page
-
-
-def test_host_page_lists_its_certificates(admin_client: Client, certs: CertMaker, cert_host: Host) -> None:
-    files = certs.client("agent-1", days=90)
-    page = admin_client.get(f"/admin/hosts/host/{cert_host.pk}/change/").content.decode()
-    assert pki.serial_hex(files.certificate) in page
-
-
-def test_make_enrollment_token_action_shows_the_token_once(
-    admin_client: Client, ca: pki.CertificateAuthority, cert_host: Host
-) -> None:
-    response = admin_client.post(
-        "/admin/hosts/host/",
-        {"action": "make_enrollment_token", "_selected_action": [cert_host.pk]},
+@pytest.mark.django_db
+def test_adding_a_key_shows_the_secret_once(admin_client_logged_in: Client, host: Host) -> None:
+    response = admin_client_logged_in.post(
+        "/admin/hosts/apikey/add/",
+        {"scope": "agent", "host": host.pk, "service": "", "label": "from the admin"},
         follow=True,
     )
-    (message,) = [str(m) for m in response.context["messages"]]
-    raw = message.split("--token ")[1].split()[0]
-    assert EnrollmentToken.objects.get(host=cert_host).hashed != raw
-    record = EnrollmentToken.redeem(raw, make_csr("agent-1"))
-    assert record.host == cert_host
+    assert response.status_code == 200
+    raw = re.search(r"(sd_[A-Za-z0-9_-]{40,})", response.content.decode())
+    assert raw is not None, "the new key is shown"
+    key = ApiKey.objects.find(raw.group(1))
+    assert key is not None and key.host == host and key.scope == ApiKeyScope.AGENT
+    again = admin_client_logged_in.get(f"/admin/hosts/apikey/{key.pk}/change/")
+    assert raw.group(1) not in again.content.decode()
 
 
-def test_revoke_action_revokes_and_writes_the_crl(admin_client: Client, certs: CertMaker, cert_host: Host) -> None:
-    files = certs.client("agent-1")
-    record = Certificate.objects.get(serial=pki.serial_hex(files.certificate))
-    admin_client.post("/admin/hosts/certificate/", {"action": "revoke", "_selected_action": [record.pk]}, follow=True)
-    record.refresh_from_db()
-    assert record.revocation_reason == "revoked in admin"
-    assert pki.crl_path().exists()
+@pytest.mark.django_db
+def test_agent_key_without_a_host_is_refused(admin_client_logged_in: Client) -> None:
+    response = admin_client_logged_in.post("/admin/hosts/apikey/add/", {"scope": "agent", "host": "", "label": "x"})
+    assert response.status_code == 200  # the form again, with the error
+    assert ApiKey.objects.count() == 0
+    assert "An agent key needs a host" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_revoke_action(admin_client_logged_in: Client, agent_key: str) -> None:
+    key = ApiKey.objects.find(agent_key)
+    assert key is not None
+    admin_client_logged_in.post("/admin/hosts/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
+    key.refresh_from_db()
+    assert key.is_revoked
+
+
+@pytest.mark.django_db
+def test_host_with_an_invalid_name_is_refused(admin_client_logged_in: Client) -> None:
+    response = admin_client_logged_in.post(
+        "/admin/hosts/host/add/",
+        {
+            "name": "Not Valid!",
+            "display_name": "",
+            "description": "",
+            "tags": "[]",
+            "enabled": "on",
+            "api_keys-TOTAL_FORMS": "0",
+            "api_keys-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert not Host.objects.exists()
+    assert "1 to 63 characters" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_host_list_renders_names_escaped(admin_client_logged_in: Client) -> None:
+    Host.objects.create(name="web-2", display_name="<script>alert(1)</script>")
+    page = admin_client_logged_in.get("/admin/hosts/host/").content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
