@@ -333,6 +333,12 @@ def latest_client_certificates(hosts: list[Host]) -> dict[int, Certificate]:
     return latest
 
 
+def certificate_days_left_if_expiring(hosts: list[Host], now: datetime) -> dict[int, int]:
+    """Days left on each host's newest certificate, for hosts where that is within the warning."""
+    latest = latest_client_certificates(hosts)
+    return {host_id: cert.days_left(now) for host_id, cert in latest.items() if cert.expires_soon(now)}
+
+
 class EnrollmentRefused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)

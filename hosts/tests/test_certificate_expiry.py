@@ -79,3 +79,18 @@ def test_a_disabled_host_is_not_checked(ca: pki.CertificateAuthority, cert_host:
     issue(cert_host, days=5)
     Host.objects.filter(pk=cert_host.pk).update(enabled=False)
     assert run() == {"hosts": 0, "firing": 0}
+
+
+def test_the_host_card_shows_a_certificate_close_to_expiry(
+    ca: pki.CertificateAuthority, cert_host: Host, admin_client: Any
+) -> None:
+    issue(cert_host, days=10)
+    page = admin_client.get("/").content.decode()
+    assert "certificate expires in 9 days" in page
+
+
+def test_the_host_card_says_nothing_of_a_distant_expiry(
+    ca: pki.CertificateAuthority, cert_host: Host, admin_client: Any
+) -> None:
+    issue(cert_host, days=90)
+    assert "certificate expires" not in admin_client.get("/").content.decode()
