@@ -20,8 +20,8 @@ from django.test import override_settings
 
 from conftest import hub_env
 from hosts import pki
-from hosts.models import ApiKey, ApiKeyScope, EnrollmentToken, Host
-from hosts.tests.conftest import CertMaker, ClientFiles, dashboard_socket, tls_daphne
+from hosts.models import ApiKey, ApiKeyScope, Certificate, CertificateKind, EnrollmentToken, Host
+from hosts.tests.conftest import CertMaker, ClientFiles, dashboard_socket, tls_daphne, write_client
 from metrics.models import MetricSample
 from statusdash.testing import BASE_DIR, sample_report
 
@@ -196,3 +196,18 @@ def test_required_mode_refuses_the_handshake_without_a_certificate(
         with pytest.raises(requests.exceptions.SSLError):
             report(url, ca_file, certs.other_ca("agent-1"))
         assert report(url, ca_file, certs.client("agent-1")).status_code == 202
+
+
+def test_openssl_refusal_reaches_the_agent_through_the_scope(
+    tls_hub: str, ca_file: str, certs: CertMaker, agent_host: Host, tmp_path: Path
+) -> None:
+    # Ours, recorded as a client certificate, but made for servers: only OpenSSL objects (its purpose).
+    key = pki.generate_key()
+    certificate = certs.ca.sign(key.public_key(), "agent-1", server=True, days=30)
+    Certificate.record(certificate, CertificateKind.CLIENT, agent_host)
+    files = write_client(tmp_path, "server-purpose", certificate, key)
+    response = report(tls_hub, ca_file, files)
+    assert (response.status_code, response.json()["detail"]) == (
+        403,
+        "client certificate refused: unsuitable certificate purpose",
+    )
