@@ -183,3 +183,10 @@ def test_bootstrap_makes_ca_server_and_one_client_per_agent_env(vault_dir: Path,
     certs("bootstrap", "--agents", str(agents))
     assert pki.ca_paths()[0].read_bytes() == first_ca, "a second run keeps the CA"
     assert Certificate.objects.count() == 4, "and the valid certificates"
+
+
+@pytest.mark.parametrize("name", ["not a name", "-leading.dash", "ünïcode.example"])
+def test_server_with_a_bad_extra_name_is_refused(ca: pki.CertificateAuthority, name: str) -> None:
+    with pytest.raises(CommandError, match="is not a DNS name or IP address"):
+        certs("server", f"--host={name}")
+    assert not pki.server_paths()[0].exists()

@@ -6,6 +6,8 @@ mode 0600 and never printed; the CA key never leaves the hub.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,9 @@ class Command(BaseCommand):
         self.stdout.write(f"SHA-256 fingerprint: {pki.fingerprint(ca.certificate)}")
 
     def do_server(self, options: dict[str, Any]) -> None:
+        for name in options["host"]:
+            if not _is_ip(name) and not SERVER_NAME.fullmatch(name):
+                raise CommandError(f"--host {name!r} is not a DNS name or IP address")
         self.stdout.write(f"server certificate: {vault.issue_server_certificate(options['host'])}")
 
     def do_client(self, options: dict[str, Any]) -> None:
@@ -141,6 +146,17 @@ class Command(BaseCommand):
         if host is None:
             raise CommandError(f"no host named {name!r}")
         return host
+
+
+SERVER_NAME = re.compile(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _days(days: int) -> int:
