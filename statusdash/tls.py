@@ -25,6 +25,7 @@ from daphne.server import Server
 from OpenSSL import SSL, crypto
 from twisted.internet import ssl
 from twisted.internet.endpoints import SSL4ServerEndpoint
+from twisted.web import http
 
 CLIENT_CERT_MODES = ("optional", "required")
 # Where the verify callback leaves OpenSSL's first complaint about the peer, per connection.
@@ -60,6 +61,7 @@ class MutualTLSContextFactory(ssl.ContextFactory):
         context.set_verify(flags, self._verify)
         # Session resumption with client verification needs a context id, or OpenSSL aborts the resume.
         context.set_session_id(b"statusdash")
+        context.set_alpn_select_callback(_choose_protocol)
         self._context = context
 
     def _verify(self, connection: SSL.Connection, cert: crypto.X509, errno: int, depth: int, ok: int) -> bool:
@@ -76,6 +78,15 @@ class MutualTLSContextFactory(ssl.ContextFactory):
         return self._context
 
 
+def _choose_protocol(connection: SSL.Connection, offered: list[bytes]) -> bytes | SSL._NoOverlappingProtocols:
+    """ALPN: HTTP/2 when the client offers it and Twisted can serve it (the h2 package), else HTTP/1.1."""
+    if http.H2_ENABLED and b"h2" in offered:
+        return b"h2"
+    if b"http/1.1" in offered:
+        return b"http/1.1"
+    return SSL.NO_OVERLAPPING_PROTOCOLS
+
+
 def _verify_error_text(errno: int) -> str:
     try:
         from OpenSSL._util import ffi, lib  # pyOpenSSL has no public X509_verify_cert_error_string
@@ -87,10 +98,12 @@ def _verify_error_text(errno: int) -> str:
 def tls_connection(protocol: Any) -> SSL.Connection | None:
     """The pyOpenSSL connection under a Daphne protocol, found by walking down its transports.
 
-    HTTP/1.1 requests and WebSockets sit directly on the TLS transport; HTTP/2
-    streams sit on their connection, which sits on it.
+    HTTP/1.1 requests and WebSockets sit directly on the TLS transport; an HTTP/2
+    stream has no transport of its own, but its connection (`_conn`) sits on it.
     """
     transport = getattr(protocol, "transport", None)
+    if transport is None:
+        transport = getattr(getattr(getattr(protocol, "channel", None), "_conn", None), "transport", None)
     for _ in range(4):
         if transport is None:
             return None

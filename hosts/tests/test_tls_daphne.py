@@ -1,18 +1,17 @@
-"""Daphne terminating mutual TLS (statusdash/tls.py): real handshakes, real requests, real WebSocket.
-
-HTTP/2 is not tested: Twisted's HTTP/2 needs the `h2` package, which is not
-installed, so Daphne serves HTTP/1.1 only (tls.py would serve HTTP/2 streams the
-same way, through create_application).
-"""
+"""Daphne terminating mutual TLS (statusdash/tls.py): real handshakes over HTTP/1.1 and
+HTTP/2 (ALPN), a real WebSocket, and the agent enrolling and reporting."""
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -211,3 +210,61 @@ def test_openssl_refusal_reaches_the_agent_through_the_scope(
         403,
         "client certificate refused: unsuitable certificate purpose",
     )
+
+
+def h2_post(url: str, ca_file: str, files: ClientFiles, path: str, body: bytes) -> tuple[str, int, bytes]:
+    """One HTTP/2 request with the `h2` package over a TLS socket: (ALPN protocol, status, body)."""
+    import socket
+
+    from h2.config import H2Configuration
+    from h2.connection import H2Connection
+    from h2.events import DataReceived, ResponseReceived, StreamEnded
+
+    context = ssl.create_default_context(cafile=ca_file)
+    context.load_cert_chain(*files.pair)
+    context.set_alpn_protocols(["h2"])
+    parts = urlsplit(url)
+    with (
+        socket.create_connection((parts.hostname, parts.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=parts.hostname) as tls,
+    ):
+        conn = H2Connection(H2Configuration(client_side=True))
+        conn.initiate_connection()
+        headers = [(":method", "POST"), (":path", path), (":scheme", "https"), (":authority", parts.netloc)]
+        headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
+        conn.send_headers(1, headers)
+        conn.send_data(1, body, end_stream=True)
+        tls.sendall(conn.data_to_send())
+        status, answer, done = 0, b"", False
+        while not done:
+            data = tls.recv(65536)
+            if not data:
+                break
+            for event in conn.receive_data(data):
+                if isinstance(event, ResponseReceived):
+                    status = int(dict(event.headers)[b":status"])
+                elif isinstance(event, DataReceived):
+                    answer += event.data
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, StreamEnded):
+                    done = True
+            tls.sendall(conn.data_to_send())
+        return tls.selected_alpn_protocol() or "", status, answer
+
+
+def test_http2_carries_the_client_certificate_too(
+    tls_hub: str, ca_file: str, certs: CertMaker, agent_host: Host
+) -> None:
+    body = json.dumps(sample_report(host="agent-1")).encode()
+    protocol, status, answer = h2_post(tls_hub, ca_file, certs.client("agent-1"), "/api/metrics/report", body)
+    assert protocol == "h2"
+    assert (status, json.loads(answer)) == (202, {"accepted": 1, "duplicates": 0})
+
+
+def test_http2_refuses_a_revoked_certificate_with_its_reason(
+    tls_hub: str, ca_file: str, certs: CertMaker, agent_host: Host
+) -> None:
+    body = json.dumps(sample_report(host="agent-1")).encode()
+    _, status, answer = h2_post(tls_hub, ca_file, certs.revoked("agent-1"), "/api/metrics/report", body)
+    assert status == 403
+    assert "revoked" in json.loads(answer)["detail"]
