@@ -268,3 +268,17 @@ def test_http2_refuses_a_revoked_certificate_with_its_reason(
     _, status, answer = h2_post(tls_hub, ca_file, certs.revoked("agent-1"), "/api/metrics/report", body)
     assert status == 403
     assert "revoked" in json.loads(answer)["detail"]
+
+
+def test_tls_server_without_certificates_names_the_commands(tmp_path: Path) -> None:
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "ENV_FILE": str(tmp_path / "none"), "VAULT_PATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "statusdash.tls_server", "-p", "1"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "run `python manage.py certs init-ca` and `python manage.py certs server` first" in result.stderr
