@@ -157,7 +157,7 @@ def serving(process: subprocess.Popen[bytes], url: str, ca_file: Path, log: Path
                 process.kill()
                 output = process.communicate()[1].decode()[-3000:]
                 logged = log.read_text() if log and log.exists() else ""
-                raise RuntimeError(f"{process.args[0]} did not start:\n{output}\n{logged}")
+                raise RuntimeError(f"{url}: the server did not start:\n{output}\n{logged}")
             try:
                 requests.get(f"{url}/health", verify=str(ca_file), timeout=1)
                 break
