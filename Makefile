@@ -44,3 +44,7 @@ backup: $(STAMP) ## Back the database up now into DATA_DIR/backups/databases/ (r
 
 db-shell: $(STAMP) ## Open a SQL shell on the database (sqlite3, or psql with DATABASE_URL)
 	$(PY) manage.py dbshell
+
+.PHONY: certs
+certs: $(STAMP) ## CA (if absent), the hub's server certificate, and a client certificate per agent/deploy/*.env
+	$(PY) manage.py certs bootstrap

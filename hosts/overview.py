@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from alerts.models import Alert
-from hosts.models import Host, HostStatus
+from hosts.models import Host, HostStatus, certificate_days_left_if_expiring
 from metrics.latest import latest_for
 from services import sentiment
 
@@ -54,7 +54,11 @@ def describe_hosts(hosts: list[Host]) -> list[dict[str, Any]]:
     ids = [h.pk for h in hosts]
     latest = latest_for(ids)
     alerts = firing_counts(ids)
-    return [describe(h, latest.get(h.pk), alerts.get(h.pk, 0), now) for h in hosts]
+    expiring = certificate_days_left_if_expiring(hosts, now)
+    return [
+        {**describe(h, latest.get(h.pk), alerts.get(h.pk, 0), now), "certificate_days_left": expiring.get(h.pk)}
+        for h in hosts
+    ]
 
 
 def status_counts(hosts: list[Host]) -> dict[str, int]:

@@ -7,6 +7,7 @@ loopback. Bad values stop start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -310,3 +311,16 @@ CELERY_TASK_QUEUES = {"celery": {}, "domain-events": {"exchange": "domain-events
 CELERY_BEAT_SCHEDULE["services-staleness"] = {"task": "services.sweep_stale", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["services-availability"] = {"task": "services.roll_up_availability", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["services-prune"] = {"task": "services.prune_history", "schedule": 3600.0}
+
+# --- mTLS certificates (hosts/pki.py) ---
+# A client certificate this close to expiry shows on the host page and fires `certificate-expiring`.
+CERT_EXPIRY_WARNING_DAYS = env_int("CERT_EXPIRY_WARNING_DAYS", 14, minimum=1, maximum=365)
+CELERY_BEAT_SCHEDULE["certificate-expiry"] = {
+    "task": "hosts.tasks.check_certificate_expiry",
+    "schedule": 3600.0,
+}
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR network") from None
