@@ -18,6 +18,7 @@ from statusdash.lib.env import (
     env_bool,
     env_int,
     env_list,
+    env_networks,
     env_percent,
     env_str,
     load_env_file,
@@ -261,3 +262,15 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# The hub's own metrics (GET /metrics, statusdash/observability.py). Daphne and Celery
+# processes each write their counters to files in this directory and a scrape sums them,
+# so every process that shares a hub must share it (a local disk: the files are mmapped).
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(DATA_DIR / "prometheus"))).resolve()
+try:
+    PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as error:
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR: cannot create {PROMETHEUS_MULTIPROC_DIR}: {error}") from None
+# Scrapers at these addresses (or CIDR networks) read /metrics without a key; anyone
+# else needs a read API key. Empty: a key is always required.
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
