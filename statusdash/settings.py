@@ -266,7 +266,7 @@ LOGGING = {
 # The hub's own metrics (GET /metrics, statusdash/observability.py). Daphne and Celery
 # processes each write their counters to files in this directory and a scrape sums them,
 # so every process that shares a hub must share it (a local disk: the files are mmapped).
-PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(DATA_DIR / "prometheus"))).resolve()
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR") or str(DATA_DIR / "prometheus")).resolve()
 try:
     PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 except OSError as error:
