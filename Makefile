@@ -8,8 +8,8 @@ POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-postgres lint bench
-.PHONY: setup certs build up down logs status restart agent-build deploy-agent-all agent-status db-shell backup clean engine
+.PHONY: help install run test test-postgres lint bench backup db-shell
+.PHONY: setup certs build up down logs status restart agent-build deploy-agent-all agent-status clean engine
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -38,6 +38,13 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy
 
 bench: $(STAMP) ## Run the benchmarks (prints figures; see docs/benchmarks.md)
 	$(PY) bench/ingest.py
+	$(PY) bench/storage.py
+
+backup: $(STAMP) ## Back the database up now into DATA_DIR/backups/databases/ (restore: manage.py restore FILE)
+	$(PY) manage.py backup
+
+db-shell: $(STAMP) ## Open a SQL shell on the database (sqlite3, or psql with DATABASE_URL)
+	$(PY) manage.py dbshell
 
 # --- Setup, certificates, containers -----------------------------------------------------
 
@@ -127,11 +134,3 @@ deploy-agent-%: ## Deploy the agent to one host (platform, vpn, apricot)
 
 agent-status: ## Is the agent running on each host?
 	$(MAKE) -C agent $@
-
-# --- Data ----------------------------------------------------------------------------------
-
-db-shell: $(STAMP) ## Open a database shell: sqlite3 on DATA_DIR/db/status-dashboard.db, or psql on DATABASE_URL
-	$(PY) manage.py dbshell
-
-backup: $(STAMP) ## Back up the database into DATA_DIR/backups/databases
-	$(PY) manage.py backup

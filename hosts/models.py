@@ -147,6 +147,7 @@ class ApiKey(models.Model):
             models.CheckConstraint(
                 name="agent_keys_have_a_host",
                 condition=~models.Q(scope="agent") | models.Q(host__isnull=False),
+                violation_error_message="An agent key needs a host: it may only report for that host.",
             ),
         ]
         verbose_name = "API key"

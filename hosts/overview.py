@@ -16,6 +16,7 @@ from django.utils import timezone
 from alerts.models import Alert
 from hosts.models import Host, HostStatus
 from metrics.latest import latest_for
+from services import sentiment
 
 
 def firing_counts(host_ids: Iterable[int]) -> dict[int, int]:
@@ -64,18 +65,9 @@ def status_counts(hosts: list[Host]) -> dict[str, int]:
     return counts
 
 
-def overall_sentiment(hosts: list[Host]) -> dict[str, Any]:
-    """The design's overall health answer. Services join with the events issue.
+def overall_sentiment(hosts: list[Host] | None = None) -> dict[str, Any]:
+    """The design's overall health answer: services and hosts, by the rule in services/sentiment.py.
 
-    Rule for hosts: healthy when every enabled host is online; degraded when any is
-    stale or offline but not all; unhealthy when every enabled host is offline.
+    Pass the enabled hosts when already loaded; without them the host counts come from the cache.
     """
-    counts = status_counts(hosts)
-    total = sum(counts.values())
-    if total and counts[HostStatus.OFFLINE] == total:
-        status = "unhealthy"
-    elif counts[HostStatus.OFFLINE] or counts[HostStatus.STALE]:
-        status = "degraded"
-    else:
-        status = "healthy"
-    return {"status": status, "services": [], "hosts": counts}
+    return sentiment.overall(status_counts(hosts) if hosts is not None else None)

@@ -14,6 +14,7 @@ from hosts.api import router as hosts_router
 from hosts.identity import IdentityRefused
 from metrics.api import router as metrics_router
 from metrics.schemas import report_body_json_schema
+from services.api import router as events_router
 from statusdash.auth import issue_token
 from statusdash.lib.jsonparse import StrictJSONParser
 from statusdash.observability import logged_api_view
@@ -86,3 +87,4 @@ def create_token(request: HttpRequest, credentials: TokenIn) -> Status:
 
 api.add_router("/metrics", metrics_router)
 api.add_router("/hosts", hosts_router)
+api.add_router("/events", events_router)

@@ -96,11 +96,17 @@ def wait_until_healthy(base_url: str, seconds: float = 30, process: subprocess.P
     raise RuntimeError(f"{base_url} did not become healthy in {seconds} s")
 
 
+class ServerURL(str):
+    """A server's base URL that also knows the server's process id."""
+
+    pid: int
+
+
 @contextlib.contextmanager
 def daphne_server(
     env: dict[str, str] | None = None, extra_args: list[str] | None = None, port: int | None = None
-) -> Iterator[str]:
-    """A real Daphne serving statusdash on a free loopback port; yields its base URL."""
+) -> Iterator[ServerURL]:
+    """A real Daphne serving statusdash on a free loopback port; yields its base URL (with .pid)."""
     port = port or free_port()
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
@@ -121,7 +127,8 @@ def daphne_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = ServerURL(f"http://127.0.0.1:{port}")
+    base_url.pid = process.pid
     try:
         try:
             wait_until_healthy(base_url, process=process)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from hosts import views as host_views
 from statusdash.api import api
@@ -15,4 +15,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", host_views.overview, name="overview"),
+    path("alerts/", include("alerts.urls")),
+    path("status/", include("services.urls")),
 ]

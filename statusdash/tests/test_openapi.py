@@ -23,6 +23,8 @@ def test_every_reference_in_the_schema_resolves(client: Client) -> None:
 def test_report_body_is_a_report_or_a_batch(client: Client) -> None:
     schema: Any = client.get("/api/openapi.json").json()
     body = schema["paths"]["/api/metrics/report"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body == {"oneOf": [{"$ref": "#/components/schemas/ReportIn"}, {"$ref": "#/components/schemas/ReportBatchIn"}]}
+    assert body == {
+        "oneOf": [{"$ref": "#/components/schemas/ReportIn"}, {"$ref": "#/components/schemas/ReportBatchIn"}]
+    }
     batch = schema["components"]["schemas"]["ReportBatchIn"]["properties"]["reports"]
     assert batch["maxItems"] == 500

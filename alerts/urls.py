@@ -1,0 +1,11 @@
+from django.urls import path
+
+from alerts import action_views
+
+app_name = "alerts"
+urlpatterns = [
+    path("<int:pk>/acknowledge", action_views.acknowledge, name="acknowledge"),
+    path("<int:pk>/unacknowledge", action_views.unacknowledge, name="unacknowledge"),
+    path("<int:pk>/silence", action_views.silence_host, name="silence"),
+    path("silences/<int:pk>/end", action_views.end_silence, name="end-silence"),
+]
