@@ -11,6 +11,7 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 
 from hosts.api import router as hosts_router
+from hosts.enroll_api import router as enroll_router
 from hosts.identity import IdentityRefused
 from metrics.api import router as metrics_router
 from metrics.schemas import report_body_json_schema
@@ -88,3 +89,4 @@ def create_token(request: HttpRequest, credentials: TokenIn) -> Status:
 api.add_router("/metrics", metrics_router)
 api.add_router("/hosts", hosts_router)
 api.add_router("/events", events_router)
+api.add_router("/enroll", enroll_router)

@@ -7,6 +7,7 @@ loopback. Bad values stop start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -323,3 +324,16 @@ except OSError as error:
 # Scrapers at these addresses (or CIDR networks) read /metrics without a key; anyone
 # else needs a read API key. Empty: a key is always required.
 METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
+
+# --- mTLS certificates (hosts/pki.py) ---
+# A client certificate this close to expiry shows on the host page and fires `certificate-expiring`.
+CERT_EXPIRY_WARNING_DAYS = env_int("CERT_EXPIRY_WARNING_DAYS", 14, minimum=1, maximum=365)
+CELERY_BEAT_SCHEDULE["certificate-expiry"] = {
+    "task": "hosts.tasks.check_certificate_expiry",
+    "schedule": 3600.0,
+}
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR network") from None
