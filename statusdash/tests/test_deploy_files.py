@@ -155,6 +155,38 @@ def test_compose_without_env_file_is_refused_clearly(tmp_path: Path) -> None:
     assert ".env" in result.stderr
 
 
+# --- deploy/nginx/statusdash.conf
+
+
+@pytest.mark.django_db
+def test_shipped_nginx_config_passes_nginx_t(tmp_path: Path, settings: Any) -> None:
+    from hosts import pki, vault
+    from hosts.tests.test_nginx_proxy import write_nginx_config
+
+    nginx = tool("nginx", "nginx")
+    settings.VAULT_PATH = tmp_path / "vault"
+    pki._ca_certificate.cache_clear()
+    vault.create_ca()
+    config, _ = write_nginx_config(tmp_path / "nginx", "http://127.0.0.1:5000", "http://127.0.0.1:5001")
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(config.parent), "-c", str(config), "-e", str(config.parent / "error.log")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_nginx_config_passes_websockets_through_unbuffered() -> None:
+    text = (BASE_DIR / "deploy" / "nginx" / "statusdash.conf").read_text()
+    websocket = text[text.index("location /ws/") :]
+    for directive in ("proxy_http_version 1.1", "proxy_set_header Upgrade $http_upgrade", "proxy_buffering off"):
+        assert directive in websocket, directive
+    assert "gzip on" not in text  # nothing compresses the socket (nginx's default is off)
+    assert "ssl_verify_client optional" in text
+
+
 # --- Dockerfile and .dockerignore
 
 
