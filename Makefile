@@ -49,8 +49,6 @@ db-shell: $(STAMP) ## Open a SQL shell on the database (sqlite3, or psql with DA
 
 # --- Setup, certificates, containers -----------------------------------------------------
 
-# A settings value as the hub sees it (environment, then .env, then the default).
-SETTING = DJANGO_SETTINGS_MODULE=statusdash.settings $(PY) -c 'import sys, django; django.setup(); from django.conf import settings; print(getattr(settings, sys.argv[1]))'
 # The container engine's compose: the Docker plugin, docker-compose, or podman-compose.
 COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo docker compose; \
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
@@ -79,14 +77,8 @@ setup: ## Create .env with generated secrets (keeps values already set) and the 
 	@echo "next: review .env (PUBLIC_URL, MTLS_ENABLED), then: make certs"
 
 certs: $(STAMP) ## CA (if absent), the hub's server certificate, a client certificate per agent/deploy/*.env host
-	@$(PY) manage.py migrate --no-input -v 0
-	@vault=$$($(SETTING) VAULT_PATH) && \
-	{ test -f "$$vault/certs/ca/ca.crt" || $(PY) manage.py certs init-ca; } && \
-	{ test -f "$$vault/certs/server/status.crt" || $(PY) manage.py certs server; } && \
-	for env in agent/deploy/*.env; do \
-	  name=$$(basename "$$env" .env); \
-	  test -f "$$vault/certs/clients/$$name.crt" || $(PY) manage.py certs client "$$name" || exit 1; \
-	done && echo "certificates under $$vault/certs (re-issue the server's: $(PY) manage.py certs server)"
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py certs bootstrap
 
 # Prerequisite of the container targets: say clearly what is missing instead of a socket error.
 engine:
