@@ -11,7 +11,6 @@ import http.client
 import json
 import re
 import shutil
-import ssl
 import string
 import subprocess
 import time
@@ -24,14 +23,13 @@ import pytest
 import requests
 from django.contrib.auth.models import User
 from django.test import Client
-from websockets.sync.client import connect
 
 from conftest import REDIS_TEST_URL, hub_env
 from hosts import pki, vault
 from hosts.models import ApiKey, ApiKeyScope, Host
 from hosts.tests.conftest import CertMaker
 from metrics.models import MetricSample
-from statusdash.testing import BASE_DIR, daphne_server, free_port, sample_report
+from statusdash.testing import BASE_DIR, daphne_server, dashboard_socket, free_port, sample_report
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CONFIG = BASE_DIR / "deploy" / "nginx" / "statusdash.conf"
@@ -196,13 +194,7 @@ def test_forged_headers_sent_straight_to_daphne_are_ignored(hub: str, certs: Cer
 def test_the_dashboard_websocket_works_through_nginx(nginx: str, certs: CertMaker, agent_host: Host) -> None:
     browser = Client()
     browser.force_login(User.objects.create_user("viewer", password="pw-123456789"))
-    context = ssl.create_default_context(cafile=str(pki.ca_paths()[0]))
-    with connect(
-        f"wss://{urlsplit(nginx).netloc}/ws/dashboard/",
-        ssl=context,
-        additional_headers={"Cookie": f"sessionid={browser.cookies['sessionid'].value}", "Origin": nginx},
-        open_timeout=10,
-    ) as socket:
+    with dashboard_socket(nginx, browser.cookies["sessionid"].value, cafile=str(pki.ca_paths()[0])) as socket:
         assert post_report(nginx, cert=certs.client("agent-1").pair).status_code == 202
         assert f'id="host-{agent_host.pk}"' in socket.recv(timeout=10)
 
@@ -239,17 +231,11 @@ def test_websockets_through_nginx_reach_two_daphne_upstreams(
     _, read_key = ApiKey.issue(ApiKeyScope.READ, label="prometheus")
     browser = Client()
     browser.force_login(User.objects.create_user("viewer", password="pw-123456789"))
-    with nginx_in_front(tmp_path / "nginx", *two_hubs) as url:
-        context = ssl.create_default_context(cafile=str(pki.ca_paths()[0]))
-        with connect(
-            f"wss://{urlsplit(url).netloc}/ws/dashboard/",
-            ssl=context,
-            additional_headers={"Cookie": f"sessionid={browser.cookies['sessionid'].value}", "Origin": url},
-            open_timeout=10,
-        ) as socket:
-            for _ in range(4):
-                assert post_report(url, cert=certs.client("agent-1").pair).status_code == 202
-                assert f'id="host-{agent_host.pk}"' in socket.recv(timeout=10)
+    session, cafile = browser.cookies["sessionid"].value, str(pki.ca_paths()[0])
+    with nginx_in_front(tmp_path / "nginx", *two_hubs) as url, dashboard_socket(url, session, cafile) as socket:
+        for _ in range(4):
+            assert post_report(url, cert=certs.client("agent-1").pair).status_code == 202
+            assert f'id="host-{agent_host.pk}"' in socket.recv(timeout=10)
     assert MetricSample.objects.filter(host=agent_host).count() == 4
     shares = [accepted_reports(hub, read_key) for hub in two_hubs]
     assert sum(shares) == 4 and min(shares) >= 1, f"nginx sent every report to one Daphne: {shares}"

@@ -16,17 +16,15 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 from django.contrib.auth.models import User
 from django.test import Client
-from websockets.sync.client import ClientConnection, connect
 
 from conftest import REDIS_TEST_URL, hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
-from statusdash.testing import BASE_DIR, daphne_server
+from statusdash.testing import BASE_DIR, daphne_server, dashboard_socket
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -39,16 +37,10 @@ def two_hubs(tmp_path: Path) -> Iterator[tuple[str, str]]:
         yield first, second
 
 
-def dashboard_socket(base_url: str) -> ClientConnection:
-    """A logged-in browser's WebSocket: the session cookie and the page's own Origin."""
+def logged_in_session() -> str:
     client = Client()
     client.force_login(User.objects.create_user("viewer", password="pw-viewer-123"))
-    ws_url = "ws://" + urlsplit(base_url).netloc + "/ws/dashboard/"
-    return connect(
-        ws_url,
-        additional_headers={"Cookie": f"sessionid={client.cookies['sessionid'].value}", "Origin": base_url},
-        open_timeout=10,
-    )
+    return client.cookies["sessionid"].value
 
 
 def test_report_to_one_web_process_updates_a_dashboard_on_the_other(
@@ -57,7 +49,7 @@ def test_report_to_one_web_process_updates_a_dashboard_on_the_other(
     first, second = two_hubs
     host = Host.objects.create(name="edge-7", display_name="Edge Seven")
     _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
-    with dashboard_socket(second) as socket:
+    with dashboard_socket(second, logged_in_session()) as socket:
         response = requests.post(
             f"{first}/api/metrics/report",
             data=json.dumps(make_report()),
@@ -77,7 +69,7 @@ def test_hub_metrics_sum_every_web_process(two_hubs: tuple[str, str], make_repor
     host = Host.objects.create(name="edge-8")
     _, agent_key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
     _, read_key = ApiKey.issue(ApiKeyScope.READ, label="prometheus")
-    with dashboard_socket(first):
+    with dashboard_socket(first, logged_in_session()):
         for base in (first, second):
             requests.post(
                 f"{base}/api/metrics/report",
