@@ -26,8 +26,8 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from collections.abc import Callable, Iterator
+from ipaddress import ip_address
 from typing import Any, TypeVar, cast
 
 import psutil
@@ -270,41 +270,35 @@ def exposition() -> bytes:
     return generate_latest(registry)
 
 
-def client_address(request: HttpRequest) -> str:
+def scraper_address(request: HttpRequest) -> str:
     """The scraper's address; behind a trusted proxy, the address the proxy saw (the last
     X-Forwarded-For entry, which nginx's $proxy_add_x_forwarded_for appends)."""
-    remote = request.META.get("REMOTE_ADDR", "")
-    if _in_networks(remote, settings.TRUSTED_PROXIES):
-        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-        if forwarded:
-            return forwarded[-1]
-    return remote
+    from hosts.identity import client_address, from_trusted_proxy
+
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    if forwarded and from_trusted_proxy(request):
+        return forwarded[-1]
+    return client_address(request)
 
 
-def _in_networks(address: str, networks: Iterable[str | IPv4Network | IPv6Network]) -> bool:
+def _allowed_address(address: str) -> bool:
     try:
         ip = ip_address(address)
-    except ValueError:
+    except ValueError:  # not an IP address (a unix socket): only a key will do
         return False
-    for network in networks:
-        try:
-            if ip in (network if not isinstance(network, str) else ip_network(network, strict=False)):
-                return True
-        except ValueError:  # a malformed TRUSTED_PROXIES entry trusts nobody
-            continue
-    return False
+    return any(ip in network for network in settings.METRICS_ALLOWED_IPS)
 
 
 def _scraper_allowed(request: HttpRequest) -> JsonResponse | None:
     """None when the request may read /metrics, else the refusal."""
     from ninja.errors import HttpError
 
+    from hosts.identity import presented_api_key
     from statusdash.auth import reader_from_key
 
-    if _in_networks(client_address(request), settings.METRICS_ALLOWED_IPS):
+    if _allowed_address(scraper_address(request)):
         return None
-    header = request.headers.get("Authorization", "")
-    raw = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("X-API-Key", "").strip()
+    raw = presented_api_key(request)
     if not raw:
         return JsonResponse(
             {"detail": "a read API key is required (Authorization: Bearer sd_..., or X-API-Key)"}, status=401
