@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
@@ -169,6 +170,16 @@ def test_rejected_reports_are_counted_by_reason(
     for reason in ("unauthenticated", "forbidden", "invalid", "malformed"):
         assert value(text, "statusdash_ingest_rejected_requests_total", reason=reason) == 1, reason
     assert value(text, "statusdash_ingest_reports_total", result="accepted") in (None, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_oversized_reports_refused_before_django_are_counted(live_hub: str, read_key: str) -> None:
+    """The body limit answers 413 in the ASGI layer, in front of Django: a real Daphne."""
+    response = requests.post(f"{live_hub}{REPORT}", data=b"x" * (1024 * 1024 + 1), timeout=10)
+    assert response.status_code == 413
+    text = requests.get(f"{live_hub}/metrics", headers={"X-API-Key": read_key}, timeout=10).text
+    assert value(text, "statusdash_ingest_rejected_requests_total", reason="too_large") == 1
 
 
 @pytest.mark.django_db
