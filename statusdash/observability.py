@@ -38,7 +38,8 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 log = logging.getLogger("statusdash.request")
@@ -64,23 +65,43 @@ def process_identifier() -> str:
 
 
 def prune_dead_processes(directory: str) -> list[str]:
-    """Drop the live gauges (WebSocket clients) of processes on this machine that died
-    without cleaning up after themselves (killed, crashed). Counters stay: they are totals."""
-    pruned = []
-    pattern = re.compile(rf"^gauge_live\w+_({re.escape(_MACHINE)}-(\d+)-(\d+))\.db$")
-    for path in glob.glob(os.path.join(directory, "gauge_live*.db")):
+    """Remove what processes on this machine that are gone left behind and no longer counts:
+    their live gauges (open WebSockets of a killed process), and files holding only zeros
+    (every short `manage.py` run that loaded the URLs). Counters with counts stay, as part
+    of the totals. Returns the removed file names."""
+    pattern = re.compile(rf"^(\w+?)_{re.escape(_MACHINE)}-(\d+)-(\d+)\.db$")
+    removed = []
+    for path in sorted(glob.glob(os.path.join(directory, "*.db"))):
         match = pattern.match(os.path.basename(path))
-        if match is None:
+        if match is None or _running(int(match.group(2)), int(match.group(3))):
             continue
-        identifier, pid, started = match.group(1), int(match.group(2)), int(match.group(3))
-        try:
-            alive = int(psutil.Process(pid).create_time()) == started
-        except psutil.Error:
-            alive = False
-        if not alive:
-            mark_process_dead(identifier, directory)
-            pruned.append(identifier)
-    return pruned
+        if _remove_if_spent(path, match.group(1)):
+            removed.append(os.path.basename(path))
+    return removed
+
+
+def _remove_if_spent(path: str, kind: str) -> bool:
+    """Remove a finished process's file unless it holds counts that are part of the totals."""
+    if kind.startswith("gauge_live") or all(
+        value == 0 for _, value, _, _ in MmapedDict.read_all_values_from_file(path)
+    ):
+        os.remove(path)
+        return True
+    return False
+
+
+def _leave(directory: str) -> None:
+    """At a clean exit: take this process's open-socket gauge and unused files with it."""
+    identifier = process_identifier()
+    for path in glob.glob(os.path.join(directory, f"*_{identifier}.db")):
+        _remove_if_spent(path, os.path.basename(path)[: -len(f"_{identifier}.db")])
+
+
+def _running(pid: int, started: int) -> bool:
+    try:
+        return int(psutil.Process(pid).create_time()) == started
+    except psutil.Error:
+        return False
 
 
 def _start_multiprocess_mode() -> None:
@@ -89,8 +110,7 @@ def _start_multiprocess_mode() -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     prometheus_values.ValueClass = prometheus_values.MultiProcessValue(process_identifier)
     prune_dead_processes(directory)
-    # A process that exits cleanly takes its live gauges with it (prune handles the rest).
-    atexit.register(lambda: mark_process_dead(process_identifier(), directory))
+    atexit.register(_leave, directory)  # a killed process is pruned by the next one to start here
 
 
 _start_multiprocess_mode()

@@ -21,6 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import IN_CI
@@ -281,16 +282,35 @@ def test_counts_from_other_processes_are_summed(client: Client, read_key: str, m
     assert value(text, "statusdash_ingest_request_duration_seconds_count") == 2
 
 
-def test_live_gauges_of_dead_processes_on_this_machine_are_pruned(metrics_dir: Path) -> None:
-    dead = f"{observability._MACHINE}-999999-1"  # no such pid
+def test_a_process_that_counted_nothing_leaves_no_files(metrics_dir: Path) -> None:
+    """Every `manage.py` run that loads the URLs opens metric files; a clean exit removes them."""
+    child = "import django; django.setup()\nfrom statusdash import observability\n"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "statusdash.settings", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    subprocess.run([sys.executable, "-c", child], cwd=BASE_DIR, env=env, check=True, timeout=60)
+    assert list(metrics_dir.iterdir()) == []
+
+
+def metric_file(directory: Path, prefix: str, identifier: str, value: float) -> str:
+    name = f"{prefix}_{identifier}.db"
+    values = MmapedDict(str(directory / name))
+    values.write_value(mmap_key("m", "m_total", [], [], "help"), value, 0.0)
+    values.close()
+    return name
+
+
+def test_what_dead_processes_leave_and_no_longer_counts_is_pruned(metrics_dir: Path) -> None:
+    dead = f"{observability._MACHINE}-999999-1"  # no such pid on this machine
     mine = observability.process_identifier()
     elsewhere = "other-container-999999-1"  # another machine's processes are not ours to judge
-    for identifier in (dead, mine, elsewhere):
-        (metrics_dir / f"gauge_livesum_{identifier}.db").write_bytes(b"")
-    assert observability.prune_dead_processes(str(metrics_dir)) == [dead]
-    assert sorted(p.name for p in metrics_dir.iterdir()) == sorted(
-        [f"gauge_livesum_{mine}.db", f"gauge_livesum_{elsewhere}.db"]
-    )
+    open_sockets = metric_file(metrics_dir, "gauge_livesum", dead, 3)
+    empty_counts = metric_file(metrics_dir, "histogram", dead, 0)
+    kept = [
+        metric_file(metrics_dir, "counter", dead, 5),  # part of the totals
+        metric_file(metrics_dir, "gauge_livesum", mine, 1),
+        metric_file(metrics_dir, "gauge_livesum", elsewhere, 1),
+    ]
+    assert observability.prune_dead_processes(str(metrics_dir)) == sorted([open_sockets, empty_counts])
+    assert sorted(p.name for p in metrics_dir.iterdir()) == sorted(kept)
 
 
 # --- request logs
