@@ -8,15 +8,40 @@ not flap.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from alerts.models import HOST_OFFLINE_RULE, Alert, AlertRule, Breach, Severity
+from alerts.models import HOST_OFFLINE_RULE, SEVERITY_RANK, Alert, AlertRule, Breach, Severity
 from alerts.rules import describe_reading, readings
 from hosts.models import Host
 from metrics.models import MetricSample
+
+# Every report reads the rules, so this process keeps them a few seconds; saving or
+# deleting a rule clears the copy at once (the admin runs in this web process).
+RULES_TTL_SECONDS = 5.0
+_rules_cache: tuple[float, list[AlertRule]] = (float("-inf"), [])
+
+
+def enabled_rules() -> list[AlertRule]:
+    global _rules_cache
+    loaded_at, rules = _rules_cache
+    if time.monotonic() - loaded_at > RULES_TTL_SECONDS:
+        rules = list(AlertRule.objects.filter(enabled=True))
+        _rules_cache = (time.monotonic(), rules)
+    return rules
+
+
+def forget_rules(**kwargs: object) -> None:
+    global _rules_cache
+    _rules_cache = (float("-inf"), [])
+
+
+post_save.connect(forget_rules, sender=AlertRule)
+post_delete.connect(forget_rules, sender=AlertRule)
 
 
 def evaluation_horizon() -> timedelta:
@@ -36,7 +61,7 @@ def evaluate_samples(host: Host, samples: list[MetricSample]) -> None:
     if (HOST_OFFLINE_RULE, "") in firing:
         Alert.objects.resolve(HOST_OFFLINE_RULE, host=host)
     breaches = {(b.rule_id, b.subject): b for b in Breach.objects.filter(host=host)}
-    for rule in AlertRule.objects.filter(enabled=True):
+    for rule in enabled_rules():
         if not rule.applies_to(host):
             continue
         for subject, value in readings(rule.metric, newest, host.cpu_count):
@@ -64,7 +89,9 @@ def evaluate(
             Alert.objects.resolve(rule.name, host=host, subject=subject, value=value)
         return
     if alert is not None:
-        fire(rule, host, subject, severity, value)
+        # While firing, severity only rises: a value hovering at the critical level
+        # must not send "critical", "warning", "critical" again and again.
+        fire(rule, host, subject, max(severity, alert.severity, key=SEVERITY_RANK.__getitem__), value)
         return
     if breach is None:
         breach = Breach(rule=rule, host=host, subject=subject, since=now)

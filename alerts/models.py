@@ -34,7 +34,7 @@ class Severity(models.TextChoices):
     CRITICAL = "critical"
 
 
-SEVERITY_RANK = {Severity.WARNING: 1, Severity.CRITICAL: 2}
+SEVERITY_RANK: dict[str, int] = {Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 class Metric(models.TextChoices):
@@ -191,10 +191,6 @@ class AlertQuerySet(models.QuerySet["Alert"]):
             alert.save(update_fields=["state", "resolved_at", "last_value"])
             alert.record_transition(AlertState.FIRING, AlertState.RESOLVED)
             return alert
-
-    def resolve_all(self, rule: str, *, host: Host) -> None:
-        for subject in self.firing().filter(rule=rule, host=host).values_list("subject", flat=True):
-            self.resolve(rule, host=host, subject=subject)
 
 
 class Alert(models.Model):
@@ -459,7 +455,7 @@ class NotificationChannel(models.Model):
 
     def wants(self, transition: AlertTransition) -> bool:
         alert = transition.alert
-        if SEVERITY_RANK[transition.severity] < SEVERITY_RANK[self.min_severity]:  # type: ignore[index]
+        if SEVERITY_RANK[transition.severity] < SEVERITY_RANK[self.min_severity]:
             return False
         if transition.kind == TransitionKind.RESOLVED and not self.send_resolved:
             return False
@@ -467,12 +463,11 @@ class NotificationChannel(models.Model):
             return True
         return alert.host is not None and bool(set(self.tags) & set(alert.host.tags or []))
 
-    def send(self, title: str, body: str, severity: str = Severity.WARNING) -> str:
+    def send(self, title: str, body: str, notify_type: str = apprise.NotifyType.INFO) -> str:
         """Send now through Apprise. Returns '' on success, else what went wrong."""
         sender = apprise.Apprise()
         if not sender.add(self.url):
             return "Apprise does not understand this channel's URL"
-        notify_type = apprise.NotifyType.FAILURE if severity == Severity.CRITICAL else apprise.NotifyType.WARNING
         with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:
             ok = sender.notify(title=title, body=body, notify_type=notify_type)
         if ok:
@@ -498,7 +493,7 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         body = "\n".join(t.line() for t in transitions)
         if settings.PUBLIC_URL:
             body += f"\n\n{settings.PUBLIC_URL}/alerts/"
-        worst = max((t.severity for t in transitions), key=lambda s: SEVERITY_RANK[s])  # type: ignore[index]
+        worst = max((t.severity for t in transitions), key=SEVERITY_RANK.__getitem__)
         notification = self.create(channel=channel, title=title[:200], body=body, severity=worst)
         notification.transitions.set(transitions)
         return notification
@@ -526,11 +521,20 @@ class Notification(models.Model):
     def __str__(self) -> str:
         return f"{self.channel}: {self.title} ({self.status})"
 
+    def notify_type(self) -> str:
+        """How Apprise colours it: all clear is a success, else by the worst severity; a test is info."""
+        kinds = set(self.transitions.values_list("kind", flat=True))
+        if not kinds:
+            return apprise.NotifyType.INFO
+        if kinds == {TransitionKind.RESOLVED}:
+            return apprise.NotifyType.SUCCESS
+        return apprise.NotifyType.FAILURE if self.severity == Severity.CRITICAL else apprise.NotifyType.WARNING
+
     def deliver(self, final_attempt: bool) -> bool:
         """Try once and record the attempt. True when sent (or already sent)."""
         if self.status == DeliveryStatus.SENT:
             return True
-        error = self.channel.send(self.title, self.body, self.severity)
+        error = self.channel.send(self.title, self.body, self.notify_type())
         self.attempts += 1
         self.error = error
         if not error:
@@ -569,7 +573,14 @@ def queue_reminders(now: datetime) -> int:
     if not settings.ALERT_REPEAT_MINUTES:
         return 0
     due_before = now - timedelta(minutes=settings.ALERT_REPEAT_MINUTES)
-    due = Alert.objects.firing().filter(acknowledged_at=None, notified_at__lte=due_before)
+    # Never notified (silenced when it fired, say) counts from the start: once the silence
+    # is over, a still-firing alert is news again.
+    due = (
+        Alert.objects.firing()
+        .filter(acknowledged_at=None)
+        .annotate(last_news=Coalesce("notified_at", "started_at"))
+        .filter(last_news__lte=due_before)
+    )
     queued = 0
     for alert in due:
         # Conditional update on the old timestamp: two sweeps at once queue one reminder.

@@ -11,7 +11,6 @@ from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
-from alerts.evaluate import evaluate_samples
 from hosts.identity import AgentIdentity, identify_agent
 from metrics import ingest, latest
 from metrics.schemas import (
@@ -93,7 +92,6 @@ def report(request: HttpRequest) -> Status:
             ]
         )
     stored, duplicates = ingest.store_reports(identity.host, [r.model_dump() for r in reports])
-    evaluate_samples(identity.host, stored)
     if stored:
         latest.remember(max(stored, key=lambda s: s.collected_at))
         live.host_updated(identity.host.pk)

@@ -144,7 +144,7 @@ class MetricSample(models.Model):
         rows, params, by_key = [], [], {}
         for sample in samples:
             values = [f.get_db_prep_save(f.pre_save(sample, True), connection) for f in fields]
-            by_key[sample.collected_at] = sample
+            by_key[_aware(sample.collected_at)] = sample
             rows.append("(" + ", ".join(["%s"] * len(fields)) + ")")
             params.extend(values)
         # Only identifiers from our own model and %s placeholders go into the text.

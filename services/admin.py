@@ -46,17 +46,19 @@ class ServiceHealthAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "since", "last_check", "last_event_at", "last_error", "metrics")
     inlines = [ServiceFlipInline]
 
+    # Names and labels are cached for the sentiment: drop what an edit changes, rebuilt on the next read.
     def save_model(self, request: HttpRequest, obj: ServiceHealth, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        sentiment.forget_services()  # names and labels are cached: rebuild on the next read
+        sentiment.forget_services(obj.name, form.initial.get("name", obj.name))
 
     def delete_model(self, request: HttpRequest, obj: ServiceHealth) -> None:
         super().delete_model(request, obj)
-        sentiment.forget_services()
+        sentiment.forget_services(obj.name)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        names = list(queryset.values_list("name", flat=True))
         super().delete_queryset(request, queryset)
-        sentiment.forget_services()
+        sentiment.forget_services(*names)
 
 
 @admin.register(ServiceEvent)

@@ -18,7 +18,7 @@ from services.schemas import (
     check_sender,
     parse_events,
 )
-from statusdash.lib.jsonparse import BodyTooLarge, StrictJSONParser
+from statusdash.lib.jsonparse import json_body
 
 log = logging.getLogger("statusdash.events")
 router = Router(tags=["events"])
@@ -71,12 +71,7 @@ def receive_events(request: HttpRequest) -> Status:
     received before is counted as a duplicate. See docs/events.md.
     """
     key: ApiKey = request.auth  # type: ignore[attr-defined]
-    try:
-        data = StrictJSONParser().parse_body(request)
-    except BodyTooLarge as error:
-        raise HttpError(413, str(error)) from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise HttpError(400, f"malformed JSON body: {error}") from None
+    data = json_body(request)
     try:
         events = parse_events(data)
         check_sender(events, key.service, ("body",), is_batch=isinstance(data, dict) and "events" in data)

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -108,7 +109,9 @@ class ServiceHealth(models.Model):
     # last_event_at + 3 x expected_interval, stored so the sweep is one indexed comparison.
     stale_after = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     expected_interval = models.PositiveIntegerField(
-        default=default_expected_interval, help_text="Seconds between its health events."
+        default=default_expected_interval,
+        validators=[MinValueValidator(1), MaxValueValidator(86400)],
+        help_text="Seconds between its health events (it is unknown after 3 without one).",
     )
     public = models.BooleanField(default=False, help_text="Show on the public status page /status/.")
     public_errors = models.BooleanField(
@@ -245,14 +248,22 @@ class ServiceEventQuerySet(models.QuerySet["ServiceEvent"]):
     def record(self, events: list[DomainEvent], *, via: str) -> Counter[str]:
         """Apply a batch all-or-nothing; count what each event did."""
         counts: Counter[str] = Counter()
+        locked: dict[str, ServiceHealth] = {}
         now = timezone.now()
         with transaction.atomic():
             # One lock order (by name) for every batch, so two batches on the same services cannot deadlock;
             # the row lock serialises concurrent events for one service (the newest checkedAt wins).
             for event in sorted(events, key=lambda e: (e.service_name, e.occurred_at)):
-                service = ServiceHealth.objects.locked(event.service_name)
-                counts[service.receive(event, via=via, now=now)] += 1
+                if event.service_name not in locked:
+                    locked[event.service_name] = ServiceHealth.objects.locked(event.service_name)
+                counts[locked[event.service_name].receive(event, via=via, now=now)] += 1
         return counts
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Forget events older than RETENTION_DAYS (the API refuses such old events anyway)."""
+        cutoff = (now or timezone.now()) - timedelta(days=settings.RETENTION_DAYS)
+        deleted, _ = self.filter(received_at__lt=cutoff).delete()
+        return deleted
 
 
 class ServiceEvent(models.Model):
@@ -261,7 +272,7 @@ class ServiceEvent(models.Model):
     service = models.ForeignKey(ServiceHealth, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=32, choices=EventType.choices)
     occurred_at = models.DateTimeField(help_text="checkedAt, triggeredAt or resolvedAt.")
-    received_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)  # serves pruning
     via = models.CharField(max_length=10, help_text="http or queue")
     metrics = models.JSONField(null=True, blank=True)
     error_message = models.TextField(blank=True)
@@ -350,6 +361,12 @@ class DailyAvailability(models.Model):
     @property
     def uptime(self) -> float | None:
         return self.up_seconds / self.observed_seconds if self.observed_seconds else None
+
+    @classmethod
+    def prune(cls, now: datetime | None = None, keep_days: int = 100) -> int:
+        """Drop days the status page (90 days) no longer shows, with a margin."""
+        deleted, _ = cls.objects.filter(day__lt=(now or timezone.now()).date() - timedelta(days=keep_days)).delete()
+        return deleted
 
     @classmethod
     def roll_up(cls, day: date, now: datetime | None = None) -> int:

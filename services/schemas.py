@@ -24,13 +24,17 @@ MAX_METRICS_BYTES = 8 * 1024
 
 ServiceName = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 AlertId = Annotated[str, StringConstraints(min_length=1, max_length=90, pattern=r"^[\x21-\x7e]+$")]
-Text = Annotated[str, Field(max_length=2000)]
-MetricValue = Annotated[float, Field(allow_inf_nan=False)] | int | bool | Annotated[str, Field(max_length=200)] | None
+# No NUL characters: PostgreSQL cannot store them in text or jsonb.
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
+MetricText = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
+MetricValue = Annotated[float, Field(allow_inf_nan=False)] | int | bool | MetricText | None
 SeverityName = Literal["info", "low", "warning", "medium", "high", "critical"]
 EventTypeName = Literal[
     "SYSTEM_SERVICE_HEALTHY", "SYSTEM_SERVICE_UNHEALTHY", "SYSTEM_ALERT_TRIGGERED", "SYSTEM_ALERT_RESOLVED"
 ]
-Metrics = Annotated[dict[Annotated[str, Field(min_length=1, max_length=100)], MetricValue], Field(max_length=100)]
+MetricName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
+Metrics = Annotated[dict[MetricName, MetricValue], Field(max_length=100)]
 
 
 def recent(value: datetime | None, info: ValidationInfo) -> datetime | None:
@@ -104,10 +108,6 @@ class EventIn(Schema):
     payload: dict[str, Any]
 
 
-class EventBatchIn(Schema):
-    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
-
-
 class EventsAccepted(Schema):
     accepted: int = Field(description="Events that changed the state.")
     outdated: int = Field(description="Events older than the state held: logged, state kept.")
@@ -152,7 +152,7 @@ def parse_event(data: Any, loc: list[Any]) -> DomainEvent:
     type_ = data.get("type")
     if type_ is None:
         raise EventInvalid([_error([*loc, "type"], "Field required", "missing")])
-    if type_ not in PAYLOADS:
+    if not isinstance(type_, str) or type_ not in PAYLOADS:
         raise EventInvalid([_error([*loc, "type"], f"unknown event type; expected one of {', '.join(PAYLOADS)}")])
     if "payload" not in data:
         raise EventInvalid([_error([*loc, "payload"], "Field required", "missing")])

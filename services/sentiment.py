@@ -7,9 +7,9 @@ The rule, applied to the services that have sent a health event and the enabled 
     otherwise (including nothing monitored yet)                        -> healthy
 
 The cache holds one entry per service (kept current by each change, after its
-transaction commits), the last_seen of each enabled host (kept current by a
-signal on Host saves), and the two lists of names and ids. A miss rebuilds from
-the database with indexed lookups, so a read never scans the events or samples.
+transaction commits) and the list of their names, and a snapshot of the enabled
+hosts' last_seen (see cached_last_seen). A miss rebuilds from the ServiceHealth
+and Host rows, so a read never touches the events or samples.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -30,8 +31,8 @@ from services.models import ServiceHealth, ServiceStatus
 log = logging.getLogger(__name__)
 
 SERVICE_NAMES_KEY = "sentiment:service-names"
-HOST_IDS_KEY = "sentiment:host-ids"
-NEVER_SEEN = ""  # cached last_seen of a host that never reported (None would read as a miss)
+SERVICE_NAMES_SECONDS = 60
+HOSTS_KEY = "sentiment:hosts"
 
 
 class Sentiment:
@@ -109,10 +110,9 @@ def remember_service(entry: dict[str, Any]) -> None:
         log.warning("sentiment cache unavailable", exc_info=True)
 
 
-def forget_services() -> None:
-    """After an admin edit or delete: the next read rebuilds from the database."""
+def forget_services(*names: str) -> None:
+    """After an admin edit or delete: the next read rebuilds these entries and the list from the database."""
     try:
-        names = cache.get(SERVICE_NAMES_KEY) or []
         cache.delete_many([SERVICE_NAMES_KEY, *(_service_key(n) for n in names)])
     except Exception:
         log.warning("sentiment cache unavailable", exc_info=True)
@@ -124,7 +124,8 @@ def service_entries() -> list[dict[str, Any]]:
         names = cache.get(SERVICE_NAMES_KEY)
         if names is None:
             names = list(ServiceHealth.objects.tracked().values_list("name", flat=True))
-            cache.set(SERVICE_NAMES_KEY, names, timeout=None)
+            # Expires so that a list rebuilt just before a newcomer's commit cannot hide it for long.
+            cache.set(SERVICE_NAMES_KEY, names, timeout=SERVICE_NAMES_SECONDS)
         found = cache.get_many([_service_key(n) for n in names])
     except Exception:
         log.warning("sentiment cache unavailable, reading the database", exc_info=True)
@@ -138,16 +139,7 @@ def service_entries() -> list[dict[str, Any]]:
     return [entries[n] for n in sorted(entries)]
 
 
-def status_by_name(names: Iterable[str]) -> dict[str, str]:
-    wanted = set(names)
-    return {e["name"]: e["status"] for e in service_entries() if e["name"] in wanted}
-
-
 # --- hosts ------------------------------------------------------------------
-
-
-def _host_key(host_id: int) -> str:
-    return f"sentiment:host:{host_id}"
 
 
 def host_status(last_seen: datetime | None, now: datetime) -> str:
@@ -155,28 +147,28 @@ def host_status(last_seen: datetime | None, now: datetime) -> str:
 
 
 def cached_last_seen() -> dict[int, datetime | None]:
-    """last_seen of every enabled host, from the cache."""
+    """last_seen of every enabled host: one snapshot in the cache, kept REPORT_INTERVAL seconds.
+
+    Reports update last_seen with a bulk UPDATE (the ingest hot path sends no signals),
+    so the snapshot expires instead; host statuses change in steps of REPORT_INTERVAL
+    anyway. Admin edits (enabling, adding, deleting a host) drop it at once.
+    """
     try:
-        ids = cache.get(HOST_IDS_KEY)
-        if ids is None:
-            rows = dict(Host.objects.enabled().values_list("id", "last_seen"))
-            cache.set_many({_host_key(i): seen or NEVER_SEEN for i, seen in rows.items()}, timeout=None)
-            cache.set(HOST_IDS_KEY, list(rows), timeout=None)
-            return rows
-        found = cache.get_many([_host_key(i) for i in ids])
+        snapshot = cache.get(HOSTS_KEY)
     except Exception:
         log.warning("sentiment cache unavailable, reading the database", exc_info=True)
-        return dict(Host.objects.enabled().values_list("id", "last_seen"))
-    seen = {i: found[_host_key(i)] or None for i in ids if _host_key(i) in found}
-    missing = [i for i in ids if i not in seen]
-    if missing:
-        rows = dict(Host.objects.filter(pk__in=missing).values_list("id", "last_seen"))
-        cache.set_many({_host_key(i): s or NEVER_SEEN for i, s in rows.items()}, timeout=None)
-        seen.update(rows)
-    return seen
+        snapshot = None
+    if snapshot is None:
+        snapshot = dict(Host.objects.enabled().values_list("id", "last_seen"))
+        try:
+            cache.set(HOSTS_KEY, snapshot, timeout=settings.REPORT_INTERVAL)
+        except Exception:
+            log.warning("sentiment cache unavailable", exc_info=True)
+    return snapshot
 
 
 def cached_host_counts(now: datetime | None = None) -> dict[str, int]:
+    """Enabled hosts per status, computed at read time from the cached last_seen values."""
     now = now or timezone.now()
     counts = {status.value: 0 for status in HostStatus}
     for last_seen in cached_last_seen().values():
@@ -184,28 +176,16 @@ def cached_host_counts(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _host_saved(sender: type[Host], instance: Host, created: bool, update_fields: Any, **kwargs: Any) -> None:
-    membership_changed = created or update_fields is None or "enabled" in update_fields
-    host_id, last_seen = instance.pk, instance.last_seen or NEVER_SEEN
-
-    def remember() -> None:
+def forget_hosts(**kwargs: Any) -> None:
+    def forget() -> None:
         try:
-            if membership_changed:
-                cache.delete(HOST_IDS_KEY)  # the set of enabled hosts may have changed
-            cache.set(_host_key(host_id), last_seen, timeout=None)
+            cache.delete(HOSTS_KEY)
         except Exception:
             log.warning("sentiment cache unavailable", exc_info=True)
 
-    transaction.on_commit(remember)
-
-
-def _host_deleted(sender: type[Host], instance: Host, **kwargs: Any) -> None:
-    try:
-        cache.delete_many([HOST_IDS_KEY, _host_key(instance.pk)])
-    except Exception:
-        log.warning("sentiment cache unavailable", exc_info=True)
+    transaction.on_commit(forget)
 
 
 def connect_host_signals() -> None:
-    post_save.connect(_host_saved, sender=Host, dispatch_uid="sentiment-host-saved")
-    post_delete.connect(_host_deleted, sender=Host, dispatch_uid="sentiment-host-deleted")
+    post_save.connect(forget_hosts, sender=Host, dispatch_uid="sentiment-host-saved")
+    post_delete.connect(forget_hosts, sender=Host, dispatch_uid="sentiment-host-deleted")

@@ -50,3 +50,10 @@ def roll_up_availability() -> int:
     if now.hour < 2:
         written += DailyAvailability.roll_up(now.date() - timedelta(days=1), now)
     return written
+
+
+@shared_task(name="services.prune_history")
+def prune_history() -> int:
+    """Drop events past the retention and availability rows past the status page's 90 days."""
+    now = timezone.now()
+    return ServiceEvent.objects.prune(now) + DailyAvailability.prune(now)

@@ -48,6 +48,7 @@ def alerts_changed() -> None:
     event = {"type": "alerts.changed"}
     transaction.on_commit(lambda: _publish([alerts_group()], event))
 
+
 def sentiment_changed() -> None:
     """A service changed status: redraw the overall status and the services panel."""
     event = {"type": "sentiment.updated"}

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
 
 from statusdash.lib.env import (
     env_bool,
@@ -309,9 +308,10 @@ STATUS_PAGE_TITLE = env_str("STATUS_PAGE_TITLE", "Status")
 STATUS_PAGE_CACHE_SECONDS = env_int("STATUS_PAGE_CACHE_SECONDS", 30, minimum=0, maximum=3600)
 CELERY_TASK_ROUTES = {"statusdash.domain_event": {"queue": "domain-events"}}
 # Listed so a worker started without -Q consumes domain events as well as the sweeps.
-CELERY_TASK_QUEUES = [Queue("celery"), Queue("domain-events")]
+CELERY_TASK_QUEUES = {"celery": {}, "domain-events": {"exchange": "domain-events"}}
 CELERY_BEAT_SCHEDULE["services-staleness"] = {"task": "services.sweep_stale", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["services-availability"] = {"task": "services.roll_up_availability", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["services-prune"] = {"task": "services.prune_history", "schedule": 3600.0}
 
 # The hub's own metrics (GET /metrics, statusdash/observability.py). Daphne and Celery
 # processes each write their counters to files in this directory and a scrape sums them,

@@ -138,13 +138,34 @@ def daphne_server(
             raise RuntimeError(f"daphne failed to start:\n{err.decode(errors='replace')[-3000:]}") from None
         yield base_url
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any], seconds: float = 15) -> None:
+    """Ask a server or worker to stop; kill it if it has not after `seconds`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def celery_worker(env: dict[str, str] | None = None, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker for statusdash (solo pool, stderr piped); extra `args` e.g. "-Q", "a,b"."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "statusdash", "worker", "--pool=solo", "--loglevel=WARNING", *args],
+        cwd=BASE_DIR,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield process
+    finally:
+        stop(process)
 
 
 def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from alerts.evaluate import forget_rules
 from statusdash.celery import app as celery_app
 
 
@@ -52,6 +53,14 @@ def receiver() -> Iterator[Receiver]:
     yield receiver
     receiver.server.shutdown()
     receiver.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_rules() -> Iterator[None]:
+    """Tests edit rules with update() (no signal) and roll back: never evaluate with a stale copy."""
+    forget_rules()
+    yield
+    forget_rules()
 
 
 @pytest.fixture(autouse=True)

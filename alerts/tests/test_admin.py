@@ -30,7 +30,7 @@ def test_send_test_reaches_the_channel_and_is_logged(admin_client: Client, recei
         follow=True,
     )
     assert "Hook: test sent." in response.content.decode()
-    assert receiver.messages[0]["title"] == "statusdash test notification"
+    assert (receiver.messages[0]["title"], receiver.messages[0]["type"]) == ("statusdash test notification", "info")
     assert Notification.objects.get().status == "sent"
     assert AuditEntry.objects.get().action == "test_channel"
 

@@ -70,6 +70,15 @@ def test_disk_over_the_critical_level_escalates(host: Host, clock: Any) -> None:
 
 
 @pytest.mark.django_db
+def test_severity_does_not_flap_back_while_firing(host: Host, clock: Any) -> None:
+    for percent in (92.0, 96.0, 94.0, 96.0, 94.0):
+        ingest(host, disks={"/data": percent})
+    [alert] = firing("disk")
+    assert alert.severity == "critical"
+    assert list(alert.transitions.values_list("kind", flat=True).order_by("id")) == ["triggered", "severity"]
+
+
+@pytest.mark.django_db
 def test_cpu_fires_only_after_its_duration(host: Host, clock: Any) -> None:
     ingest(host, cpu=95.0)
     assert firing("cpu") == []
@@ -186,3 +195,31 @@ def test_inconsistent_rules_are_refused_naming_the_field(field: str, values: dic
     with pytest.raises(ValidationError) as error:
         rule.full_clean()
     assert field in error.value.message_dict
+
+
+@pytest.mark.django_db
+def test_a_rule_saved_in_the_admin_applies_to_the_next_report(host: Host, clock: Any) -> None:
+    ingest(host, memory=60.0)  # rules are now held in memory
+    AlertRule.objects.create(name="memory-60", metric="memory", warning_level=55)
+    ingest(host, memory=60.0)
+    assert len(firing("memory-60")) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_report_to_a_real_hub_fires_the_rule(live_hub: str, make_report: Any) -> None:
+    """Through Daphne, where reports go through the group-commit writer thread."""
+    import requests
+
+    from hosts.models import ApiKey, ApiKeyScope
+
+    host = Host.objects.create(name="web-9")
+    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+    body = make_report()
+    body["disks"][0]["percent"] = 97.0
+    response = requests.post(
+        f"{live_hub}/api/metrics/report", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert response.status_code == 202
+    [alert] = firing("disk")
+    assert (alert.host, alert.subject, alert.severity) == (host, "/", "critical")

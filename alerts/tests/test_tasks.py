@@ -128,9 +128,9 @@ def test_a_single_alert_is_titled_by_itself_and_its_resolution_follows(
     Alert.objects.resolve("disk", host=host, subject="/")
     clock.shift(timedelta(seconds=30))
     dispatch(django_capture_on_commit_callbacks)
-    assert [m["title"] for m in receiver.messages] == [
-        "FIRING [WARNING] Web 1: disk / at 91% (91)",
-        "RESOLVED [WARNING] Web 1: disk / at 91% (91)",
+    assert [(m["title"], m["type"]) for m in receiver.messages] == [
+        ("FIRING [WARNING] Web 1: disk / at 91% (91)", "warning"),
+        ("RESOLVED [WARNING] Web 1: disk / at 91% (91)", "success"),
     ]
 
 
@@ -170,6 +170,22 @@ def test_silenced_hosts_keep_history_but_send_nothing(
     clock.shift(timedelta(seconds=30))
     dispatch(django_capture_on_commit_callbacks)
     assert [m["title"].split()[0] for m in receiver.messages] == ["RESOLVED"]
+
+
+@pytest.mark.django_db
+def test_an_alert_silenced_when_it_fired_is_news_once_the_silence_is_over(
+    host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    Silence.objects.create(tags=["prod"], ends_at=START + timedelta(hours=1), reason="upgrade")
+    Alert.objects.fire("disk", host=host, subject="/", message="disk / at 95%")
+    clock.shift(timedelta(seconds=30))
+    dispatch(django_capture_on_commit_callbacks)
+    assert receiver.messages == []
+    clock.shift(timedelta(hours=4))
+    sweep_alerts.apply()
+    clock.shift(timedelta(seconds=30))
+    dispatch(django_capture_on_commit_callbacks)
+    assert [m["title"].split(" [")[0] for m in receiver.messages] == ["STILL FIRING"]
 
 
 @pytest.mark.django_db

@@ -15,9 +15,8 @@ from django.db import connection
 from hosts.models import Host
 from statusdash import backup
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="SQLite backups; PostgreSQL below"
-)
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite backups; PostgreSQL has its own test")
 
 
 @pytest.fixture
@@ -26,6 +25,7 @@ def backups(settings: Any, tmp_path: Path) -> Path:
     return tmp_path / "databases"
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_backup_restore_round_trip(backups: Path, capsys: Any) -> None:
     Host.objects.create(name="kept")
@@ -44,6 +44,7 @@ def test_backup_restore_round_trip(backups: Path, capsys: Any) -> None:
     db.close()
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_backups_rotate_keeping_the_newest(backups: Path) -> None:
     start = datetime(2026, 3, 1, tzinfo=UTC)
@@ -52,12 +53,14 @@ def test_backups_rotate_keeping_the_newest(backups: Path) -> None:
     assert not list(backups.glob("*.partial"))
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_restore_of_a_missing_file_is_refused(backups: Path) -> None:
     with pytest.raises(CommandError, match="no such file"):
         call_command("restore", str(backups / "nope.db"))
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_restore_of_a_corrupt_file_is_refused_and_changes_nothing(backups: Path, tmp_path: Path) -> None:
     Host.objects.create(name="live")
@@ -73,6 +76,7 @@ def test_restore_of_a_corrupt_file_is_refused_and_changes_nothing(backups: Path,
     assert not list(backups.glob("pre-restore-*"))
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_restore_of_a_file_that_is_not_sqlite_is_refused(backups: Path, tmp_path: Path) -> None:
     junk = tmp_path / "notes.txt"
@@ -81,6 +85,7 @@ def test_restore_of_a_file_that_is_not_sqlite_is_refused(backups: Path, tmp_path
         call_command("restore", str(junk))
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_restore_of_another_sqlite_database_is_refused(backups: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
@@ -91,12 +96,14 @@ def test_restore_of_another_sqlite_database_is_refused(backups: Path, tmp_path: 
         call_command("restore", str(other))
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_backup_keep_must_be_positive(backups: Path) -> None:
     with pytest.raises(CommandError, match="--keep must be at least 1"):
         call_command("backup", "--keep", "0")
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_the_daily_task_writes_a_backup(backups: Path) -> None:
     from metrics.tasks import backup_database
@@ -104,3 +111,25 @@ def test_the_daily_task_writes_a_backup(backups: Path) -> None:
     path = Path(backup_database.apply().get())
     assert path.parent == backups and path.exists()
     assert connection.vendor == "sqlite"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="runs in the suite against PostgreSQL (make test-postgres)")
+@pytest.mark.django_db(transaction=True)
+def test_pg_dump_backup_restore_round_trip(backups: Path) -> None:
+    Host.objects.create(name="kept")
+    path = backup.backup_database()
+    assert path.suffix == ".dump"
+    Host.objects.create(name="after-the-backup")
+    call_command("restore", str(path))
+    assert list(Host.objects.values_list("name", flat=True)) == ["kept"]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="runs in the suite against PostgreSQL (make test-postgres)")
+@pytest.mark.django_db(transaction=True)
+def test_pg_restore_of_a_file_that_is_not_a_dump_is_refused(backups: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.dump"
+    junk.write_bytes(b"PGDMP but not really")
+    with pytest.raises(CommandError, match="not a pg_dump archive"):
+        call_command("restore", str(junk))

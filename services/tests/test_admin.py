@@ -58,3 +58,26 @@ def test_a_host_is_marked_public_in_the_admin(admin_client: Client, host: Host) 
 def test_host_autocomplete_for_public_hosts(admin_client: Client, host: Host) -> None:
     url = "/admin/autocomplete/?app_label=services&model_name=publichost&field_name=host&term=web"
     assert "web-1" in admin_client.get(url).content.decode()
+
+
+@pytest.mark.django_db
+def test_deleting_a_service_drops_it_from_the_cached_answer(admin_client: Client) -> None:
+    service = seo()
+    assert len(sentiment.overall()["services"]) == 1
+    response = admin_client.post(f"/admin/services/servicehealth/{service.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert sentiment.overall()["services"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("interval", ["0", "86401", "soon"])
+def test_bad_expected_interval_is_refused_by_the_form(admin_client: Client, interval: str) -> None:
+    service = seo()
+    response = admin_client.post(
+        f"/admin/services/servicehealth/{service.pk}/change/",
+        {"name": "seo", "expected_interval": interval, "flips-TOTAL_FORMS": 0, "flips-INITIAL_FORMS": 0},
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert response.context["adminform"].form.errors["expected_interval"]
+    service.refresh_from_db()
+    assert service.expected_interval == 30

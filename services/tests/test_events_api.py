@@ -186,6 +186,12 @@ def test_malformed_json_is_a_400(client: Client, service_key: str) -> None:
 
 
 @pytest.mark.django_db
+def test_metric_overflowing_a_float_is_a_422(client: Client, service_key: str) -> None:
+    raw = json.dumps(healthy()).replace('"checkedAt"', '"metrics": {"x": 1e400}, "checkedAt"').encode()
+    assert locs(post(client, None, service_key, raw=raw))[0][:4] == ["body", "payload", "metrics", "x"]
+
+
+@pytest.mark.django_db
 def test_nan_metric_is_refused(client: Client, service_key: str) -> None:
     raw = json.dumps(healthy()).replace('"checkedAt"', '"metrics": {"x": NaN}, "checkedAt"').encode()
     assert post(client, None, service_key, raw=raw).status_code == 400
@@ -195,6 +201,8 @@ BAD_EVENTS: list[tuple[str, Any, list[Any]]] = [
     ("not an object", ["x"], ["body"]),
     ("missing type", {"payload": {}}, ["body", "type"]),
     ("unknown type", {"type": "SYSTEM_SERVICE_SLEEPY", "payload": {}}, ["body", "type"]),
+    ("type not a string", {"type": ["SYSTEM_SERVICE_HEALTHY"], "payload": {}}, ["body", "type"]),
+    ("type null", {"type": None, "payload": {}}, ["body", "type"]),
     ("missing payload", {"type": "SYSTEM_SERVICE_HEALTHY"}, ["body", "payload"]),
     ("payload not an object", {"type": "SYSTEM_SERVICE_HEALTHY", "payload": [1]}, ["body", "payload"]),
 ]
@@ -232,6 +240,8 @@ BAD_PAYLOADS: list[tuple[str, dict[str, Any], str]] = [
     ("metrics with nested object", _with(metrics={"a": {"b": 1}}), "metrics"),
     ("metrics too large", _with(metrics={f"k{i}": "x" * 200 for i in range(60)}), "metrics"),
     ("metrics with too many keys", _with(metrics={f"k{i}": i for i in range(101)}), "metrics"),
+    ("metric name with NUL", _with(metrics={"a\x00b": 1}), "metrics"),
+    ("metric text with NUL", _with(metrics={"a": "x\x00"}), "metrics"),
 ]
 
 
@@ -278,8 +288,9 @@ def test_bad_alert_payload_is_a_422_naming_the_field(
 
 
 @pytest.mark.django_db
-def test_unhealthy_error_message_too_long_is_a_422(client: Client, service_key: str) -> None:
-    assert locs(post(client, unhealthy(error="e" * 2001), service_key)) == [["body", "payload", "errorMessage"]]
+@pytest.mark.parametrize("error", ["e" * 2001, "bad\x00byte"], ids=["too long", "NUL"])
+def test_bad_error_message_is_a_422(client: Client, service_key: str, error: str) -> None:
+    assert locs(post(client, unhealthy(error=error), service_key)) == [["body", "payload", "errorMessage"]]
 
 
 @pytest.mark.django_db
@@ -317,3 +328,12 @@ def test_events_over_real_http_reach_the_sentiment(live_hub: str, service_key: s
     sentiment = requests.get(f"{live_hub}/api/hosts/sentiment/overall", headers={"X-API-Key": read_key}, timeout=10)
     assert sentiment.json()["status"] == "unhealthy"
     assert sentiment.json()["services"][0]["error"] == "disk full"
+
+
+@pytest.mark.django_db
+def test_gzip_bomb_is_a_413(client: Client, service_key: str, settings: Any) -> None:
+    settings.MAX_DECODED_REPORT_BYTES = 1024
+    body = gzip.compress(json.dumps(healthy(metrics={"pad": "x" * 190})).encode() + b" " * 4096)
+    response = post(client, None, service_key, raw=body, HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 413
+    assert ServiceHealth.objects.count() == 0

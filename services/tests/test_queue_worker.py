@@ -2,52 +2,31 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from alerts.models import Alert
 from conftest import REDIS_TEST_URL, hub_env
 from services.models import ServiceEvent, ServiceHealth
 from statusdash.events import emit
-from statusdash.testing import BASE_DIR
+from statusdash.testing import celery_worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    client.flushdb()  # only this run's database number: no messages left from an earlier run
-    env = {**os.environ, **hub_env(tmp_path, REDIS_URL=REDIS_TEST_URL)}
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "celery", "-A", "statusdash", "worker", "-Q", "domain-events,celery"),
-            *("--pool", "solo", "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"),
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    env = hub_env(tmp_path, REDIS_URL=REDIS_TEST_URL)
+    quiet = ("--without-heartbeat", "--without-mingle", "--without-gossip")
+    with celery_worker(env, "-Q", "domain-events,celery", *quiet) as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        client.flushdb()
 
 
 def wait_for(condition: Any, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -63,26 +42,32 @@ def wait_for(condition: Any, process: subprocess.Popen[bytes], seconds: float = 
 
 
 def test_emitted_events_are_applied_by_the_worker(worker: subprocess.Popen[bytes]) -> None:
+    # Names unique to this run: the Redis database may hold messages left by an earlier, aborted run
+    # (it is never flushed, as it may be shared).
+    run = uuid.uuid4().hex[:8]
+    generator, seo = f"image-generator-{run}", f"seo-{run}"
     now = datetime.now(UTC)
     emit(
         "SYSTEM_SERVICE_HEALTHY",
-        {"serviceName": "image-generator", "checkedAt": now - timedelta(seconds=5), "metrics": {"queueDepth": 42}},
+        {"serviceName": generator, "checkedAt": now - timedelta(seconds=5), "metrics": {"queueDepth": 42}},
         broker_url=REDIS_TEST_URL,
     )
     emit(
         "SYSTEM_SERVICE_UNHEALTHY",
-        {"serviceName": "seo", "checkedAt": now.isoformat(), "errorMessage": "crawler stuck"},
+        {"serviceName": seo, "checkedAt": now.isoformat(), "errorMessage": "crawler stuck"},
         broker_url=REDIS_TEST_URL,
     )
     emit(
         "SYSTEM_ALERT_TRIGGERED",
-        {"alertId": "a-1", "serviceName": "seo", "severity": "low", "message": "slow", "triggeredAt": now},
+        {"alertId": f"a-{run}", "serviceName": seo, "severity": "low", "message": "slow", "triggeredAt": now},
         broker_url=REDIS_TEST_URL,
     )
-    emit("SYSTEM_SERVICE_HEALTHY", {"serviceName": "seo"}, broker_url=REDIS_TEST_URL)  # invalid: dropped
-    wait_for(lambda: ServiceEvent.objects.count() == 3, worker)
-    generator = ServiceHealth.objects.get(name="image-generator")
-    assert (generator.status, generator.metrics) == ("healthy", {"queueDepth": 42})
-    assert ServiceHealth.objects.get(name="seo").last_error == "crawler stuck"
-    assert set(Alert.objects.firing().values_list("rule", flat=True)) == {"health-seo", "event:a-1"}
-    assert set(ServiceEvent.objects.values_list("via", flat=True)) == {"queue"}
+    emit("SYSTEM_SERVICE_HEALTHY", {"serviceName": seo}, broker_url=REDIS_TEST_URL)  # invalid: dropped
+    ours = ServiceEvent.objects.filter(service__name__in=[generator, seo])
+    wait_for(lambda: ours.count() == 3, worker)
+    state = ServiceHealth.objects.get(name=generator)
+    assert (state.status, state.metrics) == ("healthy", {"queueDepth": 42})
+    assert ServiceHealth.objects.get(name=seo).last_error == "crawler stuck"
+    firing = Alert.objects.firing().filter(subject=seo).values_list("rule", flat=True)
+    assert set(firing) == {f"health-{seo}", f"event:a-{run}"}
+    assert set(ours.values_list("via", flat=True)) == {"queue"}

@@ -13,9 +13,10 @@ from django.utils import timezone
 from alerts.models import Alert, AlertState
 from hosts.models import Host
 from metrics.models import MetricSample
+from metrics.schemas import ReportIn
 from services import sentiment
 from services.models import DailyAvailability, ServiceEvent, ServiceFlip, ServiceHealth
-from services.tasks import handle_domain_event, roll_up_availability, sweep_stale_services
+from services.tasks import handle_domain_event, prune_history, roll_up_availability, sweep_stale_services
 from statusdash.testing import sample_report
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -133,8 +134,11 @@ def test_roll_up_counts_host_samples() -> None:
     start = datetime(2026, 1, 10, 0, 0, tzinfo=UTC)
     host = Host.objects.create(name="web-1", created_at=start - timedelta(days=1))
     # One hour of reports in a two-hour day so far: 50% up.
-    reports = [sample_report(start + timedelta(seconds=s)) for s in range(0, 3600, settings.REPORT_INTERVAL)]
     with time_machine.travel(start + timedelta(hours=1), tick=False):
+        reports = [
+            ReportIn.model_validate(sample_report(start + timedelta(seconds=s))).model_dump()
+            for s in range(0, 3600, settings.REPORT_INTERVAL)
+        ]
         MetricSample.store_reports(host, reports)
     DailyAvailability.roll_up(start.date(), now=start + timedelta(hours=2))
     row = DailyAvailability.objects.get(host=host)
@@ -149,3 +153,33 @@ def test_roll_up_is_idempotent() -> None:
         roll_up_availability.apply()
         roll_up_availability.apply()
     assert DailyAvailability.objects.get().up_seconds == 3600
+
+
+@pytest.mark.django_db
+def test_prune_forgets_old_events_and_days() -> None:
+    with time_machine.travel(T0, tick=False):
+        handle_domain_event.apply(args=[healthy_event(T0)])
+        service = ServiceHealth.objects.get()
+        DailyAvailability.objects.create(service=service, day=T0.date(), observed_seconds=1, up_seconds=1)
+    with time_machine.travel(T0 + timedelta(days=settings.RETENTION_DAYS - 1), tick=False):
+        assert prune_history.apply().get() == 0
+    with time_machine.travel(T0 + timedelta(days=settings.RETENTION_DAYS + 1), tick=False):
+        assert prune_history.apply().get() == 1
+    assert not ServiceEvent.objects.exists()
+    assert DailyAvailability.objects.exists()  # kept for the 90-day bars
+    with time_machine.travel(T0 + timedelta(days=101), tick=False):
+        assert prune_history.apply().get() == 1
+    assert ServiceHealth.objects.get().status == "healthy"  # the state itself is never pruned
+
+
+@pytest.mark.django_db
+def test_sweep_loses_to_an_event_that_arrived_meanwhile() -> None:
+    with time_machine.travel(T0, tick=False):
+        handle_domain_event.apply(args=[healthy_event(T0)])
+    later = T0 + timedelta(seconds=120)
+    with time_machine.travel(later, tick=False):
+        overdue = list(ServiceHealth.objects.overdue(later).values_list("pk", flat=True))
+        handle_domain_event.apply(args=[healthy_event(later)])  # between the sweep's query and its update
+        assert [ServiceHealth.mark_unknown_if_overdue(pk, later) for pk in overdue] == [False]
+    assert ServiceHealth.objects.get().status == "healthy"
+    assert not Alert.objects.exists()

@@ -177,3 +177,30 @@ def test_quiet_days_merge_into_one_bar(client: Client) -> None:
     body = client.get("/status/").content.decode()
     first, last = today - timedelta(days=3), today - timedelta(days=1)
     assert f'style="flex-grow:3" title="{first:%b %d} - {last:%b %d}: 99.9% up or better"' in body
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_page_in_a_real_browser(live_hub: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    make_public(report_health("seo", "unhealthy", error_message="secret stack trace"), display_name="Search")
+    Host.objects.create(name="secret-db-7", last_seen=timezone.now())
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+    args += ["--disable-sync", "--no-first-run"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
+        try:
+            page = browser.new_page()
+            response = page.goto(f"{live_hub}/status/")
+            assert response is not None and response.status == 200
+            assert page.locator("#overall").inner_text() == "Service outage"
+            assert page.locator("#components h3").all_inner_texts() == ["Search"]
+            assert page.locator("#incidents").inner_text().count("Search is unhealthy") == 1
+            bars = page.locator("#components .bars i")
+            assert bars.count() >= 1 and bars.first.bounding_box()["width"] > 0  # type: ignore[index]
+            html = page.content()
+            assert "secret-db-7" not in html and "secret stack trace" not in html
+        finally:
+            browser.close()

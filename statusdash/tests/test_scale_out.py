@@ -24,7 +24,7 @@ from django.test import Client
 
 from conftest import REDIS_TEST_URL, hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
-from statusdash.testing import BASE_DIR, daphne_server, dashboard_socket
+from statusdash.testing import BASE_DIR, celery_worker, daphne_server, dashboard_socket, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -93,22 +93,6 @@ def celery_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def celery(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "statusdash.tests.celery_probe", *args, "--loglevel", "WARNING"]
-    return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def stop(process: subprocess.Popen[bytes]) -> str:
-    if process.poll() is None:
-        process.terminate()  # warm shutdown: a worker finishes the task in hand
-    try:
-        _, err = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, err = process.communicate()
-    return err.decode(errors="replace")
-
-
 def runs(log: Path) -> list[list[str]]:
     return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
 
@@ -127,25 +111,41 @@ def test_two_workers_share_the_queue_and_one_beat_schedules_once(celery_env: dic
     app.conf.broker_url = celery_env["REDIS_URL"]
     log = Path(celery_env["PROBE_LOG"])
     app.connection_for_write().default_channel.queue_purge("celery")  # leftovers of an aborted run
-    workers = [celery(celery_env, "worker", "--concurrency", "1", "-n", f"probe{i}@%h") for i in (1, 2)]
-    beat = celery(celery_env, "beat", "--schedule", str(tmp_path / "beat-schedule"))
-    errors = []
-    try:
-        queued = {probe.delay("queued").id for _ in range(30)}
-        wait_for(lambda: {"queued", "beat"} <= {r[1] for r in runs(log)}, 60, "queued and scheduled tasks to run")
-        time.sleep(2)  # a few more beat ticks
-        errors.append(stop(beat))
+    probe_module = ["--include", "statusdash.tests.celery_probe"]
+    beat = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "statusdash.tests.celery_probe",
+            "beat",
+            "--loglevel",
+            "WARNING",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+        ],
+        cwd=BASE_DIR,
+        env=celery_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with (
+        celery_worker(celery_env, *probe_module, "-n", "probe1@%h"),
+        celery_worker(celery_env, *probe_module, "-n", "probe2@%h"),
+    ):
+        try:
+            queued = {probe.delay("queued").id for _ in range(30)}
+            wait_for(lambda: {"queued", "beat"} <= {r[1] for r in runs(log)}, 60, "queued and scheduled tasks to run")
+            time.sleep(2)  # a few more beat ticks
+        finally:
+            stop(beat)
         wait_for(lambda: queued <= {r[0] for r in runs(log)}, 60, "every queued task to run")
         time.sleep(1)  # anything run twice would show by now
-    finally:
-        errors += [stop(w) for w in workers]
-        stop(beat)
     done = runs(log)
     times_run = Counter(task_id for task_id, _, _ in done)
     assert [task_id for task_id, n in times_run.items() if n > 1] == [], "a task ran twice"
     assert queued <= set(times_run)
-    assert {worker for _, _, worker in done} == {"probe1@" + os.uname().nodename, "probe2@" + os.uname().nodename}, (
-        "\n".join(errors)
-    )
+    assert {worker for _, _, worker in done} == {f"probe{i}@{os.uname().nodename}" for i in (1, 2)}
     # One beat, ticking every 0.5 s for a few seconds: each tick queued one task, run once.
     assert 2 <= sum(1 for _, label, _ in done if label == "beat") <= 30
