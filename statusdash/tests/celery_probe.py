@@ -1,7 +1,8 @@
 """A Celery app for test_scale_out: statusdash's app plus a task that records each run.
 
-Workers and beat are started with `-A statusdash.tests.celery_probe`; each run appends
-`<task id> <worker>` to PROBE_LOG (O_APPEND writes of one short line do not interleave).
+Workers load it with `--include statusdash.tests.celery_probe`, beat with `-A` (for the
+schedule). Each run appends `<task id> <label> <worker>` to PROBE_LOG (O_APPEND writes of
+one short line do not interleave).
 """
 
 from __future__ import annotations
