@@ -141,6 +141,8 @@ def hub_env(tmp_path: Any, **extra: str) -> dict[str, str]:
         "STATUS_JWT_SECRET": settings.STATUS_JWT_SECRET,
         "REDIS_URL": "",
         "LOG_LEVEL": "WARNING",
+        # This process exports its own directory; the hub's goes under its DATA_DIR.
+        "PROMETHEUS_MULTIPROC_DIR": "",
     }
     env.update(extra)
     return env

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from alerts.evaluate import check_offline, promote_due_breaches
 from alerts.models import AlertTransition, Notification, dispatch, queue_reminders
+from statusdash.observability import timed_sweep
 
 log = logging.getLogger("statusdash.alerts")
 
@@ -19,6 +20,7 @@ MAX_DELIVERY_RETRIES = 5
 
 
 @shared_task
+@timed_sweep("alerts.sweep_alerts")
 def sweep_alerts() -> None:
     """Every ALERT_SWEEP_SECONDS: durations reached, hosts gone offline, reminders due."""
     now = timezone.now()
@@ -28,6 +30,7 @@ def sweep_alerts() -> None:
 
 
 @shared_task
+@timed_sweep("alerts.dispatch_notifications")
 def dispatch_notifications() -> int:
     """Turn what changed within the grouping window into one notification per channel."""
     now = timezone.now()

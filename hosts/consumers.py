@@ -10,9 +10,10 @@ from django.template.loader import render_to_string
 
 from hosts.cards import host_card_context
 from statusdash import live
+from statusdash.observability import CountedWebSocketMixin
 
 
-class DashboardConsumer(AsyncWebsocketConsumer):
+class DashboardConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

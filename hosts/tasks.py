@@ -7,12 +7,14 @@ from django.utils import timezone
 
 from alerts.models import Alert, Severity
 from hosts.models import Host, latest_client_certificates
+from statusdash.observability import timed_sweep
 
 CERTIFICATE_RULE = "certificate-expiring"
 CRITICAL_DAYS = 3
 
 
 @shared_task
+@timed_sweep("hosts.check_certificate_expiry")
 def check_certificate_expiry() -> dict[str, int]:
     """Fire `certificate-expiring` for each enabled host whose newest certificate is close to
     expiry, resolve it for the rest. Safe to run twice: fire and resolve are idempotent."""

@@ -12,6 +12,7 @@ from django.utils import timezone
 from services.models import DailyAvailability, ServiceEvent, ServiceHealth
 from services.schemas import EventInvalid, parse_events
 from statusdash.events import DOMAIN_EVENT_TASK
+from statusdash.observability import timed_sweep
 
 log = logging.getLogger("statusdash.events")
 
@@ -32,6 +33,7 @@ def handle_domain_event(event: Any) -> dict[str, int]:
 
 
 @shared_task(name="services.sweep_stale")
+@timed_sweep("services.sweep_stale")
 def sweep_stale_services() -> int:
     """Services silent for 3 expected intervals become unknown, with an alert."""
     now = timezone.now()
@@ -40,6 +42,7 @@ def sweep_stale_services() -> int:
 
 
 @shared_task(name="services.roll_up_availability")
+@timed_sweep("services.roll_up_availability")
 def roll_up_availability() -> int:
     """Today's uptime so far; yesterday's too while it may still be short of its last minutes."""
     now = timezone.now()

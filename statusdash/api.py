@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 
@@ -17,6 +18,7 @@ from metrics.schemas import report_body_json_schema
 from services.api import router as events_router
 from statusdash.auth import issue_token
 from statusdash.lib.jsonparse import StrictJSONParser
+from statusdash.observability import logged_api_view
 
 
 class StatusdashAPI(NinjaAPI):
@@ -25,6 +27,13 @@ class StatusdashAPI(NinjaAPI):
         # Bodies parsed by hand (the report endpoints) document their models here.
         schema["components"]["schemas"].update(report_body_json_schema()[1])
         return schema
+
+    def _get_urls(self) -> Any:
+        patterns = super()._get_urls()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = logged_api_view(pattern.callback)
+        return patterns
 
 
 api = StatusdashAPI(

@@ -19,6 +19,7 @@ from statusdash.lib.env import (
     env_bool,
     env_int,
     env_list,
+    env_networks,
     env_percent,
     env_str,
     load_env_file,
@@ -311,6 +312,18 @@ CELERY_TASK_QUEUES = {"celery": {}, "domain-events": {"exchange": "domain-events
 CELERY_BEAT_SCHEDULE["services-staleness"] = {"task": "services.sweep_stale", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["services-availability"] = {"task": "services.roll_up_availability", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["services-prune"] = {"task": "services.prune_history", "schedule": 3600.0}
+
+# The hub's own metrics (GET /metrics, statusdash/observability.py). Daphne and Celery
+# processes each write their counters to files in this directory and a scrape sums them,
+# so every process that shares a hub must share it (a local disk: the files are mmapped).
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR") or str(DATA_DIR / "prometheus")).resolve()
+try:
+    PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as error:
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR: cannot create {PROMETHEUS_MULTIPROC_DIR}: {error}") from None
+# Scrapers at these addresses (or CIDR networks) read /metrics without a key; anyone
+# else needs a read API key. Empty: a key is always required.
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
 
 # --- mTLS certificates (hosts/pki.py) ---
 # A client certificate this close to expiry shows on the host page and fires `certificate-expiring`.

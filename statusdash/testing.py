@@ -166,3 +166,20 @@ def celery_worker(env: dict[str, str] | None = None, *args: str) -> Iterator[sub
         yield process
     finally:
         stop(process)
+
+
+def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None) -> Any:
+    """A logged-in browser's dashboard WebSocket (a `websockets` sync connection): its
+    session cookie and the page's own Origin, over TLS when `base_url` is https."""
+    import ssl
+    from urllib.parse import urlsplit
+
+    from websockets.sync.client import connect
+
+    secure = base_url.startswith("https://")
+    return connect(
+        f"{'wss' if secure else 'ws'}://{urlsplit(base_url).netloc}/ws/dashboard/",
+        ssl=ssl.create_default_context(cafile=cafile) if secure else None,
+        additional_headers={"Cookie": f"sessionid={session_id}", "Origin": base_url},
+        open_timeout=10,
+    )

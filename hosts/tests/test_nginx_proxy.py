@@ -6,6 +6,7 @@ the hub believes them only from TRUSTED_PROXIES and re-checks the certificate.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -19,13 +20,15 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
+from django.contrib.auth.models import User
+from django.test import Client
 
-from conftest import hub_env
+from conftest import REDIS_TEST_URL, hub_env
 from hosts import pki, vault
-from hosts.models import Host
-from hosts.tests.conftest import CertMaker, dashboard_socket, serving
+from hosts.models import ApiKey, ApiKeyScope, Host
+from hosts.tests.conftest import CertMaker
 from metrics.models import MetricSample
-from statusdash.testing import BASE_DIR, daphne_server, free_port, sample_report
+from statusdash.testing import BASE_DIR, daphne_server, dashboard_socket, free_port, sample_report
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CONFIG = BASE_DIR / "deploy" / "nginx" / "statusdash.conf"
@@ -54,18 +57,19 @@ def hub(tmp_path: Path, vault_dir: Path, ca: pki.CertificateAuthority) -> Iterat
         yield url
 
 
-@pytest.fixture
-def nginx(hub: str, tmp_path: Path, vault_dir: Path) -> Iterator[str]:
+def write_nginx_config(prefix: Path, *upstreams: str) -> tuple[Path, int]:
+    """The shipped config, filled in for these Daphnes and a free port, inside a minimal
+    nginx.conf that keeps every file under `prefix`. Issues the server certificate."""
     vault.issue_server_certificate([])
     port = free_port()
-    prefix = tmp_path / "nginx"
     prefix.mkdir()
     server_cert, server_key = pki.server_paths()
     (prefix / "statusdash.conf").write_text(
         render_config(
             STATUS_SERVER_NAME="127.0.0.1",
             NGINX_PORT=str(port),
-            STATUS_UPSTREAM=urlsplit(hub).netloc,
+            # Several Daphnes: more `server` lines in the upstream block (Docker does it with DNS).
+            STATUS_UPSTREAM="; server ".join(urlsplit(upstream).netloc for upstream in upstreams),
             TLS_CERT=str(server_cert),
             TLS_KEY=str(server_key),
             TLS_CA=str(pki.ca_paths()[0]),
@@ -79,12 +83,25 @@ def nginx(hub: str, tmp_path: Path, vault_dir: Path) -> Iterator[str]:
         f"events {{ worker_connections 64; }}\n"
         f"http {{\n  access_log off;\n{temp_paths}\n  include {prefix / 'statusdash.conf'};\n}}\n"
     )
+    return prefix / "nginx.conf", port
+
+
+@contextlib.contextmanager
+def nginx_in_front(prefix: Path, *upstreams: str) -> Iterator[str]:
+    """Debian's nginx with the shipped config on a free port, proxying to these Daphnes."""
+    _, port = write_nginx_config(prefix, *upstreams)
     process = subprocess.Popen(
         [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     with serving(process, f"https://127.0.0.1:{port}", pki.ca_paths()[0], log=prefix / "error.log") as url:
+        yield url
+
+
+@pytest.fixture
+def nginx(hub: str, tmp_path: Path, vault_dir: Path) -> Iterator[str]:
+    with nginx_in_front(tmp_path / "nginx", hub) as url:
         yield url
 
 
@@ -159,6 +176,50 @@ def test_forged_headers_sent_straight_to_daphne_are_ignored(hub: str, certs: Cer
 
 
 def test_the_dashboard_websocket_works_through_nginx(nginx: str, certs: CertMaker, agent_host: Host) -> None:
-    with dashboard_socket(nginx, str(pki.ca_paths()[0])) as socket:
+    browser = Client()
+    browser.force_login(User.objects.create_user("viewer", password="pw-123456789"))
+    with dashboard_socket(nginx, browser.cookies["sessionid"].value, cafile=str(pki.ca_paths()[0])) as socket:
         assert post_report(nginx, cert=certs.client("agent-1").pair).status_code == 202
         assert f'id="host-{agent_host.pk}"' in socket.recv(timeout=10)
+
+
+@pytest.fixture
+def two_hubs(tmp_path: Path, vault_dir: Path, ca: pki.CertificateAuthority) -> Iterator[tuple[str, str]]:
+    """Two Daphnes sharing the database and Redis (the channel layer), each with its own
+    metrics directory so that each one's share of the traffic shows on its own /metrics."""
+    envs = [
+        hub_env(
+            tmp_path / name,
+            VAULT_PATH=str(vault_dir),
+            MTLS_ENABLED="true",
+            TRUSTED_PROXIES="127.0.0.1",
+            REDIS_URL=REDIS_TEST_URL,
+        )
+        for name in ("web-a", "web-b")
+    ]
+    with daphne_server(env=envs[0]) as first, daphne_server(env=envs[1]) as second:
+        yield first, second
+
+
+def accepted_reports(hub: str, read_key: str) -> float:
+    text = requests.get(f"{hub}/metrics", headers={"X-API-Key": read_key}, timeout=10).text
+    match = re.search(r'^statusdash_ingest_reports_total\{result="accepted"\} (\S+)$', text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+@pytest.mark.redis
+def test_websockets_through_nginx_reach_two_daphne_upstreams(
+    two_hubs: tuple[str, str], tmp_path: Path, certs: CertMaker, agent_host: Host
+) -> None:
+    """nginx balances over both Daphnes; the socket sits on one, every report pushes to it."""
+    _, read_key = ApiKey.issue(ApiKeyScope.READ, label="prometheus")
+    browser = Client()
+    browser.force_login(User.objects.create_user("viewer", password="pw-123456789"))
+    session, cafile = browser.cookies["sessionid"].value, str(pki.ca_paths()[0])
+    with nginx_in_front(tmp_path / "nginx", *two_hubs) as url, dashboard_socket(url, session, cafile) as socket:
+        for _ in range(4):
+            assert post_report(url, cert=certs.client("agent-1").pair).status_code == 202
+            assert f'id="host-{agent_host.pk}"' in socket.recv(timeout=10)
+    assert MetricSample.objects.filter(host=agent_host).count() == 4
+    shares = [accepted_reports(hub, read_key) for hub in two_hubs]
+    assert sum(shares) == 4 and min(shares) >= 1, f"nginx sent every report to one Daphne: {shares}"

@@ -8,6 +8,7 @@ the variable, at start-up, rather than surfacing later as a confusing error.
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -108,3 +109,14 @@ def env_tiers(name: str, default: str, longest_keep_seconds: int) -> list[tuple[
     if len(set(steps)) != len(steps):
         raise ImproperlyConfigured(f"{name}: each step may appear once, got {raw!r}")
     return sorted(tiers)
+
+
+def env_networks(name: str, default: str = "") -> list[IPv4Network | IPv6Network]:
+    """Comma-separated addresses or CIDR networks (`10.0.0.5, 10.9.0.0/24`)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list IP addresses or CIDR networks, got {item!r}") from None
+    return networks
