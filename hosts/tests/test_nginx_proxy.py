@@ -26,7 +26,7 @@ from django.test import Client
 from conftest import REDIS_TEST_URL, hub_env
 from hosts import pki, vault
 from hosts.models import ApiKey, ApiKeyScope, Host
-from hosts.tests.conftest import CertMaker
+from hosts.tests.conftest import CertMaker, serving
 from metrics.models import MetricSample
 from statusdash.testing import BASE_DIR, daphne_server, dashboard_socket, free_port, sample_report
 
