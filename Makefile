@@ -26,10 +26,10 @@ run: $(STAMP) ## Migrate and start everything on this machine (SQLite, no Redis,
 	$(PY) -m statusdash.run
 
 test: $(STAMP) ## Run the test suite (Redis/PostgreSQL/browser tests skip when those are missing, except in CI)
-	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist load $(PYTEST_ARGS)
 
 test-postgres: $(STAMP) ## Run the whole suite again against PostgreSQL
-	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest -n 2 --dist load $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff check .

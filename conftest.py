@@ -15,7 +15,10 @@ from django.core.management import call_command
 from hosts.models import ApiKey, ApiKeyScope, Host
 from statusdash.testing import sample_report
 
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+# One Redis database per xdist worker: Celery tests on two workers must not take each
+# other's tasks from a shared queue.
+_XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL") or f"redis://127.0.0.1:6379/{15 - _XDIST_WORKER}"
 POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgres://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = "/usr/bin/chromium"
