@@ -13,6 +13,7 @@ import pytest
 from django.apps import apps as django_apps
 
 from alerts.evaluate import forget_rules
+from statusdash.celery import app as celery_app
 
 DEFAULT_RULES_MIGRATION = importlib.import_module("alerts.migrations.0003_default_rules")
 
@@ -31,7 +32,6 @@ def _default_rules(request: pytest.FixtureRequest) -> None:
     transactional = bool(marker and marker.kwargs.get("transaction"))
     request.getfixturevalue("transactional_db" if transactional else "db")
     DEFAULT_RULES_MIGRATION.create(django_apps, None)
-from statusdash.celery import app as celery_app
 
 
 class Receiver:
