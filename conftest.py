@@ -18,6 +18,7 @@ from statusdash.testing import sample_report
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgres://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = "/usr/bin/chromium"
 
 
 def _reachable(url: str) -> bool:
@@ -31,10 +32,15 @@ def _reachable(url: str) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip tests whose service is down on a developer's machine; in CI they must run."""
-    for marker, url in (("redis", REDIS_TEST_URL), ("postgres", POSTGRES_TEST_URL)):
-        if IN_CI or _reachable(url):
+    missing = {
+        "redis": None if _reachable(REDIS_TEST_URL) else f"Redis not reachable at {REDIS_TEST_URL}",
+        "postgres": None if _reachable(POSTGRES_TEST_URL) else f"PostgreSQL not reachable at {POSTGRES_TEST_URL}",
+        "browser": None if os.path.exists(CHROMIUM) else f"no browser at {CHROMIUM} (apt-get install chromium)",
+    }
+    for marker, reason in missing.items():
+        if reason is None or IN_CI:
             continue
-        skip = pytest.mark.skip(reason=f"{marker} not reachable at {url} (runs in CI)")
+        skip = pytest.mark.skip(reason=f"{reason}; runs in CI")
         for item in items:
             if marker in item.keywords:
                 item.add_marker(skip)

@@ -18,7 +18,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        live.ensure_outbox_relay()
+        live.serving_websockets()
         await self.channel_layer.group_add(live.hosts_group(), self.channel_name)
         await self.accept()
 

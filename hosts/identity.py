@@ -8,14 +8,18 @@ Each refusal carries a reason that is returned to the agent and logged.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import HttpRequest
 
-from hosts.models import ApiKey, ApiKeyScope, Host
+from hosts.models import ApiKey, ApiKeyScope, Host, hash_key
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,36 @@ def client_certificate_cn(request: HttpRequest) -> str | None:
     return str(names[0].value) if names else None
 
 
+_key_cache: dict[str, tuple[float, ApiKey]] = {}
+_key_cache_lock = threading.Lock()
+
+
+def cached_key(raw: str) -> ApiKey | None:
+    """The key for a presented secret, remembered for AUTH_CACHE_SECONDS.
+
+    Every agent report needs its key, and most of a report's database time went to
+    looking it up. Changes made in this process clear the cache at once (signals
+    below); changes made elsewhere are seen within AUTH_CACHE_SECONDS.
+    """
+    hashed = hash_key(raw)
+    now = time.monotonic()
+    hit = _key_cache.get(hashed)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    key = ApiKey.objects.find(raw)
+    if key is not None and settings.AUTH_CACHE_SECONDS:
+        with _key_cache_lock:
+            _key_cache[hashed] = (now + settings.AUTH_CACHE_SECONDS, key)
+    return key
+
+
+@receiver([post_save, post_delete], sender=ApiKey)
+@receiver([post_save, post_delete], sender=Host)
+def forget_cached_keys(**kwargs: object) -> None:
+    with _key_cache_lock:
+        _key_cache.clear()
+
+
 def identify_agent(request: HttpRequest) -> AgentIdentity:
     cn = client_certificate_cn(request)
     if cn is not None:
@@ -76,7 +110,7 @@ def identify_agent(request: HttpRequest) -> AgentIdentity:
         raise IdentityRefused(401, "a client certificate is required")
     if not raw:
         raise IdentityRefused(401, "no credentials: send a client certificate or an agent API key")
-    key = ApiKey.objects.find(raw)
+    key = cached_key(raw)
     if key is None:
         raise IdentityRefused(401, "unknown API key")
     if key.is_revoked:

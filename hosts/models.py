@@ -12,7 +12,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from statusdash.lib.writelock import write_transaction
 
 HOST_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}\Z")
 HOST_NAME_VALIDATOR = RegexValidator(
@@ -84,31 +88,23 @@ class Host(models.Model):
             return HostStatus.STALE
         return HostStatus.OFFLINE
 
-    def record_report(self, collected_at: datetime, system: dict[str, Any], cpu_count: int) -> None:
-        """Remember when the host last reported and what it says about itself."""
+    @staticmethod
+    def reported_fields(system: dict[str, Any], cpu_count: int) -> dict[str, Any]:
+        """The columns a report updates: last seen, and what the agent says about the machine."""
         now = timezone.now()
-        self.first_seen = self.first_seen or now
-        self.last_seen = now
-        self.os = system.get("os", "")[:200]
-        self.kernel = system.get("kernel", "")[:200]
-        self.arch = system.get("arch", "")[:50]
-        self.agent_version = system.get("agent_version", "")[:50]
-        self.reported_hostname = system.get("hostname", "")[:255]
-        self.boot_time = system.get("boot_time") or self.boot_time
-        self.cpu_count = cpu_count
-        self.save(
-            update_fields=[
-                "first_seen",
-                "last_seen",
-                "os",
-                "kernel",
-                "arch",
-                "agent_version",
-                "reported_hostname",
-                "boot_time",
-                "cpu_count",
-            ]
-        )
+        fields: dict[str, Any] = {
+            "first_seen": Coalesce(F("first_seen"), Value(now)),
+            "last_seen": now,
+            "os": system.get("os", "")[:200],
+            "kernel": system.get("kernel", "")[:200],
+            "arch": system.get("arch", "")[:50],
+            "agent_version": system.get("agent_version", "")[:50],
+            "reported_hostname": system.get("hostname", "")[:255],
+            "cpu_count": cpu_count,
+        }
+        if system.get("boot_time"):
+            fields["boot_time"] = system["boot_time"]
+        return fields
 
 
 class ApiKeyScope(models.TextChoices):
@@ -192,7 +188,8 @@ class ApiKey(models.Model):
         """Record use, at most once a minute, so busy agents don't write a row per report."""
         now = timezone.now()
         if self.last_used_at is None or now - self.last_used_at > timedelta(minutes=1):
-            ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
+            with write_transaction():
+                ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
 
 
@@ -211,8 +208,8 @@ class LiveEvent(models.Model):
 
     @classmethod
     def take_all(cls, limit: int = 500) -> list[LiveEvent]:
-        events = list(cls.objects.order_by("id")[:limit])
+        events: list[LiveEvent] = list(LiveEvent.objects.order_by("id")[:limit])
         if events:
             # Deleting by id (not "everything") keeps rows written meanwhile for the next pass.
-            cls.objects.filter(id__in=[e.id for e in events]).delete()
+            LiveEvent.objects.filter(id__in=[e.id for e in events]).delete()
         return events

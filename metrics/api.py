@@ -12,9 +12,15 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
 from hosts.identity import AgentIdentity, identify_agent
-from metrics import latest
-from metrics.models import MetricSample
-from metrics.schemas import ErrorOut, ReportAccepted, ReportBatchIn, ReportIn
+from metrics import ingest, latest
+from metrics.schemas import (
+    ErrorOut,
+    ReportAccepted,
+    ReportBatchIn,
+    ReportIn,
+    ReportValid,
+    report_body_json_schema,
+)
 from statusdash import live
 from statusdash.lib.jsonparse import BodyTooLarge, StrictJSONParser
 
@@ -28,21 +34,9 @@ def agent_auth(request: HttpRequest) -> AgentIdentity:
 
 def _report_body_schema() -> dict[str, Any]:
     # The body is one report or a batch; both are documented for clients and fuzzers.
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "oneOf": [
-                            {"$ref": "#/components/schemas/ReportIn"},
-                            {"$ref": "#/components/schemas/ReportBatchIn"},
-                        ]
-                    }
-                }
-            },
-        }
-    }
+    # (The component schemas are added to the document by statusdash.api.)
+    body, _ = report_body_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}
 
 
 def parse_reports(request: HttpRequest) -> tuple[list[ReportIn], bool]:
@@ -97,7 +91,7 @@ def report(request: HttpRequest) -> Status:
                 }
             ]
         )
-    stored, duplicates = MetricSample.store_reports(identity.host, [r.model_dump() for r in reports])
+    stored, duplicates = ingest.store_reports(identity.host, [r.model_dump() for r in reports])
     if stored:
         latest.remember(max(stored, key=lambda s: s.collected_at))
         live.host_updated(identity.host.pk)
@@ -113,3 +107,18 @@ def report(request: HttpRequest) -> Status:
         },
     )
     return Status(202, {"accepted": len(stored), "duplicates": duplicates})
+
+
+@router.post(
+    "/validate",
+    auth=None,
+    response={200: ReportValid, 400: ErrorOut, 413: ErrorOut},
+    openapi_extra=_report_body_schema(),
+)
+def validate(request: HttpRequest) -> dict[str, object]:
+    """Check a report or batch against the schema without storing it (no credentials needed).
+
+    For agent authors; it also serves as the no-database ceiling in bench/ingest.py.
+    """
+    reports, _ = parse_reports(request)
+    return {"valid": True, "reports": len(reports)}

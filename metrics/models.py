@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 
 from hosts.models import Host
+from statusdash.lib.writelock import write_transaction
 
 
 class MetricSampleQuerySet(models.QuerySet["MetricSample"]):
@@ -100,16 +101,18 @@ class MetricSample(models.Model):
         by_time: dict[datetime, dict[str, Any]] = {}
         for report in reports:
             by_time.setdefault(report["collected_at"], report)
-        with transaction.atomic():
-            known = set(
-                cls.objects.filter(host=host, collected_at__in=list(by_time)).values_list("collected_at", flat=True)
+        # Reading which reports are already stored needs no write lock; a resend racing
+        # this one is caught by ignore_conflicts below, so the row is stored once either way.
+        known = set(
+            MetricSample.objects.filter(host=host, collected_at__in=list(by_time)).values_list(
+                "collected_at", flat=True
             )
-            fresh = [cls.from_report(host, r) for t, r in sorted(by_time.items()) if t not in known]
-            # ignore_conflicts covers the race of the same report arriving twice at once
-            # (an agent that timed out and resent): the unique constraint keeps one.
-            cls.objects.bulk_create(fresh, ignore_conflicts=True)
-            newest = max(by_time)
-            host.record_report(newest, by_time[newest]["system"], by_time[newest]["cpu"]["count"])
+        )
+        fresh = [cls.from_report(host, r) for t, r in sorted(by_time.items()) if t not in known]
+        newest = by_time[max(by_time)]
+        with write_transaction():
+            MetricSample.objects.bulk_create(fresh, ignore_conflicts=True)
+            Host.objects.filter(pk=host.pk).update(**Host.reported_fields(newest["system"], newest["cpu"]["count"]))
         return fresh, len(reports) - len(fresh)
 
     def summary(self) -> dict[str, Any]:

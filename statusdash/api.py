@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
@@ -10,10 +12,20 @@ from ninja.errors import AuthenticationError, HttpError
 from hosts.api import router as hosts_router
 from hosts.identity import IdentityRefused
 from metrics.api import router as metrics_router
+from metrics.schemas import report_body_json_schema
 from statusdash.auth import issue_token
 from statusdash.lib.jsonparse import StrictJSONParser
 
-api = NinjaAPI(
+
+class StatusdashAPI(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        # Bodies parsed by hand (the report endpoints) document their models here.
+        schema["components"]["schemas"].update(report_body_json_schema()[1])
+        return schema
+
+
+api = StatusdashAPI(
     title="statusdash",
     version="1.0.0",
     description="Infrastructure status hub: agents report metrics; dashboards and tools read them.",

@@ -42,8 +42,10 @@ def user_from_token(token: str) -> AbstractBaseUser | None:
         raise HttpError(401, "token expired; ask POST /api/auth/token for a new one") from None
     except jwt.InvalidTokenError:
         return None
-    user = get_user_model().objects.filter(pk=claims.get("sub"), is_active=True).first()
-    return user
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.isdigit():
+        return None
+    return get_user_model().objects.filter(pk=int(subject), is_active=True).first()
 
 
 def reader_from_key(raw: str, scope: str = ApiKeyScope.READ) -> ApiKey | None:

@@ -43,11 +43,21 @@ def _publish(groups: list[str], event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    if isinstance(layer, InMemoryChannelLayer) and not IN_WEB_PROCESS:
+    in_memory = isinstance(layer, InMemoryChannelLayer)
+    if in_memory and not IN_WEB_PROCESS:
         from hosts.models import LiveEvent
 
         LiveEvent.objects.bulk_create([LiveEvent(group=g, payload=event) for g in groups])
         return
+    if _socket_loop is not None and not _socket_loop.is_closed() and IN_WEB_PROCESS:
+        # Hand the send to the event loop and return: waiting for it would stall the
+        # one thread that runs every sync view (and so all ingest) behind the loop.
+        for group in groups:
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), _socket_loop)
+            future.add_done_callback(_log_failure)
+        return
+    if in_memory:
+        return  # no socket was ever opened in this process: nobody to tell
     try:
         for group in groups:
             async_to_sync(layer.group_send)(group, event)
@@ -55,16 +65,28 @@ def _publish(groups: list[str], event: dict[str, Any]) -> None:
         log.warning("live update not delivered", extra={"groups": ",".join(groups)}, exc_info=True)
 
 
+def _log_failure(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("live update not delivered", exc_info=future.exception())
+
+
+_socket_loop: asyncio.AbstractEventLoop | None = None
 _relay_task: asyncio.Task[None] | None = None
 
 
-def ensure_outbox_relay() -> None:
-    """Start relaying outbox rows in this (web) process, once, if the layer needs it."""
-    global _relay_task
+def serving_websockets() -> None:
+    """Called by consumers on connect, in the web process's event loop.
+
+    Remembers the loop (so sync code can hand it pushes) and, without Redis,
+    starts relaying outbox rows written by other processes.
+    """
+    global _socket_loop, _relay_task
+    loop = asyncio.get_running_loop()
+    _socket_loop = loop
     if not isinstance(get_channel_layer(), InMemoryChannelLayer):
         return
-    if _relay_task is None or _relay_task.done():
-        _relay_task = asyncio.get_running_loop().create_task(relay_outbox())
+    if _relay_task is None or _relay_task.done() or _relay_task.get_loop() is not loop:
+        _relay_task = loop.create_task(relay_outbox())
 
 
 async def relay_outbox() -> None:

@@ -88,6 +88,11 @@ MAX_REPORT_BYTES = env_int("MAX_REPORT_BYTES", 1024 * 1024, minimum=1024)
 # A gzip body may expand to this much; beyond it the request is refused (zip bombs).
 MAX_DECODED_REPORT_BYTES = env_int("MAX_DECODED_REPORT_BYTES", 16 * 1024 * 1024, minimum=1024)
 MAX_REPORTS_PER_BATCH = 500
+# Store concurrent reports in shared transactions on one writer thread (see metrics/ingest.py).
+INGEST_GROUP_COMMIT = env_bool("INGEST_GROUP_COMMIT", True)
+# How long a process trusts an API key it has looked up; revocations made in another
+# process (a management command) take effect within this many seconds.
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 10, minimum=0, maximum=300)
 FUTURE_TOLERANCE_SECONDS = 300
 
 REDIS_URL = env_str("REDIS_URL")
@@ -111,7 +116,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,6 +123,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last on purpose: it is sync-only, and under ASGI each middleware below a sync one
+    # runs through its own thread hop. Here the whole chain adapts once and the request
+    # stays in one thread down to the (sync) view. It still serves /static/ first.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
 ROOT_URLCONF = "statusdash.urls"
@@ -148,10 +156,10 @@ if DATABASE_URL:
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_PATH}}
-    DATABASES["default"]["TEST"] = {"NAME": DATA_DIR / "db" / "test-status-dashboard.db"}
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}}
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "db" / "test-status-dashboard.db")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["OPTIONS"] = {
         # Many agents write at once: WAL lets readers run beside the writer, and
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the

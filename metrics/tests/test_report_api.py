@@ -314,3 +314,22 @@ def test_service_key_cannot_report(db: Any, client: Client, make_report: Any) ->
     _, raw = ApiKey.issue(ApiKeyScope.SERVICE, service="billing")
     response = post(client, make_report(), raw)
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_validate_checks_without_storing(client: Client, make_report: Any) -> None:
+    response = client.post(
+        "/api/metrics/validate", json.dumps({"reports": [make_report()]}), content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert response.json() == {"valid": True, "reports": 1}
+    assert MetricSample.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_validate_names_the_bad_field(client: Client, make_report: Any) -> None:
+    report = make_report()
+    report["swap"]["percent"] = 200
+    response = client.post("/api/metrics/validate", json.dumps(report), content_type="application/json")
+    assert response.status_code == 422
+    assert field_locs(response) == [["body", "swap", "percent"]]

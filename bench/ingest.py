@@ -1,0 +1,173 @@
+"""Ingest throughput: N simulated agents against a real Daphne, compared with the same
+server's no-database endpoint (the framework's ceiling) in the same run.
+
+    .venv/bin/python bench/ingest.py --agents 20 --seconds 15
+
+Starts its own hub on a free port with a fresh SQLite database (or DATABASE_URL if set),
+creates one host and agent key per simulated agent, then runs two phases of equal length:
+  ceiling: POST /api/metrics/validate (parse + validate, no database, no auth)
+  ingest:  POST /api/metrics/report   (auth, validate, store, cache, live push)
+Each agent is a thread with its own keep-alive session; clients run in 2 processes.
+Prints requests/s, p50/p99 latency, errors, 'database is locked' count, rows stored
+(must equal the number of 202 answers), and ingest/ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from statusdash.testing import daphne_server, sample_report  # noqa: E402
+
+
+def agent_loop(url: str, key: str, host: str, deadline: float, batch_every: int, out: list[Any]) -> None:
+    session = requests.Session()
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    template = sample_report(host=host, seed=hash(host) & 0xFFFF)
+    sent = 0
+    # Start in the past so that every report is unique and none is in the future.
+    clock = datetime.now(UTC) - timedelta(hours=1)
+    while time.perf_counter() < deadline:
+        sent += 1
+        count = 10 if batch_every and sent % batch_every == 0 else 1
+        reports = []
+        for _ in range(count):
+            clock += timedelta(milliseconds=10)
+            report = dict(template)
+            report["collected_at"] = clock.isoformat()
+            reports.append(report)
+        body = json.dumps({"reports": reports} if count > 1 else reports[0])
+        started = time.perf_counter()
+        try:
+            response = session.post(url, data=body, headers=headers, timeout=30)
+            status, text = response.status_code, response.text if response.status_code >= 300 else ""
+        except requests.RequestException as error:
+            status, text = 0, str(error)
+        out.append((time.perf_counter() - started, status, count, text[:200]))
+
+
+def client_process(url: str, agents: list[tuple[str, str]], seconds: float, batch_every: int, queue: Any) -> None:
+    deadline = time.perf_counter() + seconds
+    results: list[Any] = []
+    threads = [
+        threading.Thread(target=agent_loop, args=(url, key, host, deadline, batch_every, results))
+        for host, key in agents
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.put(results)
+
+
+def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_every: int) -> dict[str, Any]:
+    queue: Any = multiprocessing.Queue()
+    halves = [agents[0::2], agents[1::2]]
+    procs = [
+        multiprocessing.Process(target=client_process, args=(url, half, seconds, batch_every, queue))
+        for half in halves
+        if half
+    ]
+    started = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    results = [item for _ in procs for item in queue.get()]
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - started
+    latencies = sorted(r[0] for r in results)
+    ok = [r for r in results if 200 <= r[1] < 300]
+    errors = [r for r in results if not 200 <= r[1] < 300]
+    return {
+        "requests": len(results),
+        "per_s": len(results) / elapsed,
+        "reports_ok": sum(r[2] for r in ok),
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else 0,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0,
+        "errors": len(errors),
+        "server_errors": sum(1 for r in errors if r[1] >= 500),
+        "locked": sum(1 for r in errors if "locked" in r[3]),
+        "error_samples": sorted({f"{r[1]} {r[3][:80]}" for r in errors})[:5],
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--batch-every", type=int, default=0, help="every Nth request is a batch of 10 reports")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {
+            **os.environ,
+            "DATA_DIR": data_dir,
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "statusdash.settings",
+        }
+        manage(env, "migrate", "-v0")
+        agents = []
+        for i in range(args.agents):
+            host = f"bench-{i:03d}"
+            agents.append((host, manage(env, "apikey", "create", "--host", host).strip().splitlines()[-1]))
+        with daphne_server(env=env) as base:
+            ceiling = run_phase(
+                f"{base}/api/metrics/validate", [(h, "") for h, _ in agents], args.seconds, args.batch_every
+            )
+            ingest = run_phase(f"{base}/api/metrics/report", agents, args.seconds, args.batch_every)
+        code = (
+            "import django; django.setup(); from metrics.models import MetricSample; "
+            "print(MetricSample.objects.count())"
+        )
+        rows = int(
+            subprocess.run(
+                [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        engine = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+
+    print(f"machine: {os.cpu_count()} cpus, python {sys.version.split()[0]}, database {engine}")
+    print(f"agents={args.agents} seconds={args.seconds} batch_every={args.batch_every}")
+    print(
+        f"{'phase':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'5xx':>5} {'locked':>7} {'reports':>8}"
+    )
+    for name, phase in (("ceiling", ceiling), ("ingest", ingest)):
+        print(
+            f"{name:<8} {phase['per_s']:>8.1f} {phase['p50_ms']:>8.1f} {phase['p99_ms']:>8.1f} "
+            f"{phase['errors']:>7} {phase['server_errors']:>5} {phase['locked']:>7} {phase['reports_ok']:>8}"
+        )
+        for sample in phase["error_samples"]:
+            print(f"    {sample}")
+    print(
+        f"rows stored: {rows} (reports answered 2xx: {ingest['reports_ok']}; lost or extra: {rows - ingest['reports_ok']})"
+    )
+    print(f"ingest/ceiling: {ingest['per_s'] / ceiling['per_s']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""POST /api/auth/token and reading with the JWT it returns."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils import timezone
+
+
+def token_for(client: Client, username: str, password: str) -> Any:
+    return client.post(
+        "/api/auth/token", json.dumps({"username": username, "password": password}), content_type="application/json"
+    )
+
+
+@pytest.fixture
+def reader(db: Any) -> User:
+    return User.objects.create_user("reader", password="correct horse battery")
+
+
+def test_token_reads_the_api(client: Client, reader: User) -> None:
+    response = token_for(client, "reader", "correct horse battery")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 3600
+    listed = client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert listed.status_code == 200
+
+
+def test_wrong_password_gets_no_token(client: Client, reader: User) -> None:
+    response = token_for(client, "reader", "wrong")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "wrong username or password"}
+
+
+def test_inactive_user_gets_no_token(client: Client, reader: User) -> None:
+    reader.is_active = False
+    reader.save()
+    assert token_for(client, "reader", "correct horse battery").status_code == 401
+
+
+def test_missing_field_is_a_422_naming_it(client: Client, db: Any) -> None:
+    response = client.post("/api/auth/token", json.dumps({"username": "x"}), content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "credentials", "password"]
+
+
+def test_expired_token_is_refused_with_a_reason(client: Client, reader: User) -> None:
+    token = token_for(client, "reader", "correct horse battery").json()["access_token"]
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        response = client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_tampered_token_is_refused(client: Client, reader: User) -> None:
+    token = token_for(client, "reader", "correct horse battery").json()["access_token"]
+    head, body, signature = token.split(".")
+    forged = f"{head}.{body}.{signature[::-1]}"
+    assert client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {forged}").status_code == 401
+
+
+def test_token_of_a_deactivated_user_stops_working(client: Client, reader: User) -> None:
+    token = token_for(client, "reader", "correct horse battery").json()["access_token"]
+    reader.is_active = False
+    reader.save()
+    assert client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401

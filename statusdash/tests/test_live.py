@@ -1,0 +1,91 @@
+"""Pushes from processes other than the web server reach open dashboards, with and without Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import override_settings
+
+from conftest import REDIS_TEST_URL, test_database_url
+from hosts.consumers import DashboardConsumer
+from hosts.models import Host
+from statusdash import live
+from statusdash.testing import BASE_DIR
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+def publish_from_another_process(host_id: int, **env: str) -> None:
+    """What a Celery worker does: a separate Python process calls live.host_updated."""
+    code = (
+        "import django; django.setup()\n"
+        "from django.db import transaction\n"
+        "from statusdash import live\n"
+        f"with transaction.atomic(): live.host_updated({host_id})\n"
+    )
+    full_env = {**os.environ, "DATABASE_URL": test_database_url(), **env}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=full_env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def make_viewer_and_host() -> tuple[User, Host]:
+    return User.objects.create_user("viewer", password="pw-viewer-123"), Host.objects.create(name="worker-pushed")
+
+
+async def open_dashboard(user: User) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/dashboard/")
+    communicator.scope["user"] = user
+    assert (await communicator.connect())[0]
+    return communicator
+
+
+async def test_worker_push_without_redis_arrives_through_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live, "OUTBOX_POLL_SECONDS", 0.05)
+    user, host = await database_sync_to_async(make_viewer_and_host)()
+    communicator = await open_dashboard(user)
+    await database_sync_to_async(publish_from_another_process)(host.pk, REDIS_URL="")
+    html = await communicator.receive_from(timeout=5)
+    assert f'id="host-{host.pk}"' in html
+    await communicator.disconnect()
+
+
+@pytest.mark.redis
+async def test_worker_push_with_redis_arrives_through_the_channel_layer() -> None:
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_TEST_URL], "prefix": "statusdash"},
+        }
+    }
+    with override_settings(CHANNEL_LAYERS=layers, REDIS_URL=REDIS_TEST_URL):
+        user, host = await database_sync_to_async(make_viewer_and_host)()
+        communicator = await open_dashboard(user)
+        await database_sync_to_async(publish_from_another_process)(host.pk, REDIS_URL=REDIS_TEST_URL)
+        html = await communicator.receive_from(timeout=5)
+        assert f'id="host-{host.pk}"' in html
+        await communicator.disconnect()
+
+
+async def test_push_waits_for_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A card rendered before the transaction commits would show stale data.
+    sent: list[Any] = []
+    monkeypatch.setattr(live, "_publish", lambda groups, event: sent.append(event))
+
+    def inside_a_rolled_back_transaction() -> None:
+        from django.db import transaction
+
+        with pytest.raises(RuntimeError), transaction.atomic():
+            live.host_updated(1)
+            raise RuntimeError("rolled back")
+
+    await database_sync_to_async(inside_a_rolled_back_transaction)()
+    assert sent == []

@@ -1,0 +1,83 @@
+"""Settings come from the environment and fail loudly on bad values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from statusdash.lib import env
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def load_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    """Import the settings in a fresh interpreter with exactly these variables."""
+    environment = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path / "data"), "ENV_FILE": str(tmp_path / "none")}
+    environment.update(variables)
+    code = "import statusdash.settings as s; print(s.DATABASES['default']['ENGINE'], s.MTLS_ENABLED, s.CPU_THRESHOLD)"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_defaults_run_with_no_environment(tmp_path: Path) -> None:
+    result = load_settings(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "False", "90"]
+    assert (tmp_path / "data" / "db").is_dir()
+    assert (tmp_path / "data" / "backups" / "databases").is_dir()
+    assert (tmp_path / "data" / "vault" / "certs").is_dir()
+    assert oct((tmp_path / "data" / ".secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CPU_THRESHOLD", "ninety", "CPU_THRESHOLD must be a whole number"),
+        ("MEMORY_THRESHOLD", "150", "MEMORY_THRESHOLD must be at most 100"),
+        ("STATUS_PORT", "0", "STATUS_PORT must be at least 1"),
+        ("MTLS_ENABLED", "maybe", "MTLS_ENABLED must be true or false"),
+        ("PUBLIC_URL", "status.example.com", "PUBLIC_URL must be an http(s) URL"),
+        ("STATUS_JWT_SECRET", "short", "STATUS_JWT_SECRET must be at least 32 characters"),
+        ("DATABASE_URL", "nonsense://x", "DATABASE_URL is not a database URL"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be"),
+        ("OFFLINE_AFTER_INTERVALS", "2", "OFFLINE_AFTER_INTERVALS must be greater"),
+    ],
+)
+def test_bad_value_stops_start_up_naming_the_variable(tmp_path: Path, variable: str, value: str, message: str) -> None:
+    result = load_settings(tmp_path, **{variable: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_database_url_selects_postgresql(tmp_path: Path) -> None:
+    result = load_settings(tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "django.db.backends.postgresql"
+
+
+def test_env_file_is_read_but_real_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("# comment\nCPU_THRESHOLD=70\nexport MTLS_ENABLED='true'\n")
+    result = load_settings(tmp_path, ENV_FILE=str(env_file))
+    assert result.stdout.split()[1:] == ["True", "70"]
+    result = load_settings(tmp_path, ENV_FILE=str(env_file), CPU_THRESHOLD="80")
+    assert result.stdout.split()[2] == "80"
+
+
+def test_malformed_env_file_line_is_reported(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("CPU_THRESHOLD 70\n")
+    with pytest.raises(ImproperlyConfigured, match=r"\.env:1: expected KEY=VALUE"):
+        env.load_env_file(env_file)
+
+
+def test_env_list_splits_and_trims(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", " 10.0.0.1, 10.0.0.0/24 ,,")
+    assert env.env_list("TRUSTED_PROXIES") == ["10.0.0.1", "10.0.0.0/24"]
