@@ -55,8 +55,7 @@ def bucket_seconds(range_key: str) -> int:
     return max(1, int(RANGES[range_key].total_seconds() // MAX_POINTS))
 
 
-def history(host: Host, range_key: str) -> dict[str, Any]:
-    """Average per bucket for each series (peaks kept for CPU), oldest first."""
+def _bucket_rows(host: Host, range_key: str) -> tuple[int, list[dict[str, Any]]]:
     step = bucket_seconds(range_key)
     since = timezone.now() - RANGES[range_key]
     rows = (
@@ -66,10 +65,14 @@ def history(host: Host, range_key: str) -> dict[str, Any]:
         .annotate(
             **{f"avg_{name}": Avg(F(name), output_field=FloatField()) for name in SERIES},
             max_cpu_percent=Max("cpu_percent"),
+            last_id=Max("id"),
         )
         .order_by("bucket")
     )
-    points = list(rows)
+    return step, list(rows)
+
+
+def _summary(range_key: str, step: int, points: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "range": range_key,
         "step_seconds": step,
@@ -78,4 +81,57 @@ def history(host: Host, range_key: str) -> dict[str, Any]:
             **{name: [p[f"avg_{name}"] for p in points] for name in SERIES},
             "cpu_max": [p["max_cpu_percent"] for p in points],
         },
+    }
+
+
+def history(host: Host, range_key: str) -> dict[str, Any]:
+    """Average per bucket for each series (peaks kept for CPU), oldest first."""
+    step, points = _bucket_rows(host, range_key)
+    return _summary(range_key, step, points)
+
+
+def history_with_detail(host: Host, range_key: str) -> dict[str, Any]:
+    """`history` plus per-core CPU, per-mount disk usage and per-interface network series.
+
+    Those live in each sample's JSON `detail`, which SQL cannot average portably, so
+    each bucket shows its newest sample's detail: one extra query for at most
+    MAX_POINTS rows, whatever the range.
+    """
+    step, points = _bucket_rows(host, range_key)
+    result = _summary(range_key, step, points)
+    details = dict(MetricSample.objects.filter(id__in=[p["last_id"] for p in points]).values_list("id", "detail"))
+    result["detail"] = detail_series([details.get(p["last_id"], {}) for p in points])
+    return result
+
+
+def detail_series(details: list[dict[str, Any]]) -> dict[str, Any]:
+    """Align per-core, per-mount and per-interface values by point; None where one is missing."""
+    n = len(details)
+    cores: list[list[float | None]] = []
+    disks: dict[str, list[float | None]] = {}
+    network: dict[str, dict[str, list[float | None]]] = {}
+    for i, detail in enumerate(details):
+        for c, value in enumerate(detail.get("per_core") or []):
+            while len(cores) <= c:
+                cores.append([None] * n)
+            cores[c][i] = value
+        for disk in detail.get("disks") or []:
+            disks.setdefault(disk["mount"], [None] * n)[i] = disk["percent"]
+        for nic in detail.get("network") or []:
+            series = network.setdefault(nic["interface"], {"rx": [None] * n, "tx": [None] * n})
+            series["rx"][i] = nic["rx_bytes_per_s"]
+            series["tx"][i] = nic["tx_bytes_per_s"]
+    return {"cores": cores, "disks": disks, "network": network}
+
+
+def live_point(host: Host) -> dict[str, Any] | None:
+    """The newest sample shaped like a one-point `history_with_detail`, for charts to append."""
+    sample = MetricSample.objects.filter(host=host).order_by("-collected_at").first()
+    if sample is None:
+        return None
+    values = {name: [getattr(sample, name)] for name in SERIES}
+    return {
+        "timestamps": [int(sample.collected_at.timestamp())],
+        "series": {**values, "cpu_max": [sample.cpu_percent]},
+        "detail": detail_series([sample.detail]),
     }
