@@ -250,3 +250,10 @@ def test_card_escapes_display_names(viewer: Client, host: Host) -> None:
     html = viewer.get("/").content.decode()
     assert "<img src=x" not in html
     assert "&lt;img src=x" in html
+
+
+def test_htmx_grid_cards_are_swapped_in_place_not_out_of_band(viewer: Client, host: Host) -> None:
+    # An out-of-band card inside the swapped grid would be pulled out of it by htmx.
+    report_for(host)
+    html = viewer.get("/", HTTP_HX_REQUEST="true").content.decode()
+    assert f'<article id="host-{host.pk}" class="card status-online" data-host' in html

@@ -52,13 +52,15 @@
       var opts = {
         ...size(el),
         series: [{}].concat(lines.map(function (l, i) {
-          return { label: l[0], stroke: PALETTE[i % PALETTE.length], width: i === 1 && id === "cpu" ? 1 : 1.5,
-                   dash: i === 1 && id === "cpu" ? [4, 3] : undefined, value: function (u, v) { return fmt(v); },
+          // On the CPU chart the total leads; peak is dashed and the cores stay thin.
+          var cpuDetail = id === "cpu" && i > 0;
+          return { label: l[0], stroke: PALETTE[i % PALETTE.length], width: cpuDetail ? 1 : 2,
+                   dash: id === "cpu" && i === 1 ? [4, 3] : undefined, value: function (u, v) { return fmt(v); },
                    spanGaps: false, points: { show: false } };
         })),
         axes: [
           { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,.15)" } },
-          { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,.15)" }, size: 70,
+          { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,.15)" }, size: 84,
             values: function (u, vals) { return vals.map(fmt); } }
         ],
         scales: unit === "percent" ? { y: { range: [0, 100] } } : {},
