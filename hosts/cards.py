@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
 
 from hosts.models import Host
 from hosts.overview import describe_hosts
+from hosts.templatetags.dashboard import ago, duration, rate
 
 # A gauge turns amber this many points below its threshold, red at the threshold.
 WARN_MARGIN = 10
@@ -41,24 +45,42 @@ def gauges(described: dict[str, Any], limits: dict[str, int]) -> list[dict[str, 
     ]
     return [
         {
-            "key": key,
+            "css": f"gauge-row {key} level-{level(value, limits['cpu' if key == 'load' else key])}",
             "label": label,
-            "percent": max(0.0, min(100.0, value)),
+            "width": round(max(0.0, min(100.0, value))),
             "text": text,
             "note": note,
-            "level": level(value, limits["cpu" if key == "load" else key]),
         }
         for key, label, value, text, note in rows
     ]
 
 
-def card(described: dict[str, Any], limits: dict[str, int]) -> dict[str, Any]:
-    return {**described, "gauges": gauges(described, limits)}
+def card(described: dict[str, Any], limits: dict[str, int], url_pattern: str, now: datetime) -> dict[str, Any]:
+    """A described host plus its card's display strings.
+
+    Formatted here rather than in the template: the overview renders up to hundreds
+    of cards, and each template lookup and filter call costs more than this.
+    """
+    latest = described["latest"]
+    last_seen = described["last_seen"]
+    return {
+        **described,
+        "url": url_pattern.replace("~", described["name"]),
+        "gauges": gauges(described, limits),
+        "rx": rate(latest["net_rx_bps"]) if latest else "",
+        "tx": rate(latest["net_tx_bps"]) if latest else "",
+        "uptime": duration(latest["uptime_seconds"]) if latest else "",
+        "seen_iso": last_seen.isoformat() if last_seen else "",
+        "seen_ago": ago(last_seen, now),
+    }
 
 
 def cards(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
     limits = thresholds()
-    return [card(d, limits) for d in described]
+    # Host names are [a-z0-9.-], safe in a path as they are: reverse once, not per card.
+    url_pattern = reverse("host", args=["~"])
+    now = timezone.now()
+    return [card(d, limits, url_pattern, now) for d in described]
 
 
 def host_card_context(host_id: int) -> dict[str, Any] | None:

@@ -162,7 +162,7 @@ def test_overview_queries_do_not_grow_with_the_number_of_hosts(viewer: Client) -
     viewer.get("/")
     with CaptureQueriesContext(connection) as seventy:
         assert viewer.get("/?sort=cpu").status_code == 200
-    assert len(seventy) == len(ten)
+    assert len(seventy) == len(ten) > 0, [q["sql"][:80] for q in ten.captured_queries]
 
 
 def test_overview_reads_latest_metrics_from_the_database_when_the_cache_is_cold(viewer: Client, host: Host) -> None:
