@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -23,10 +22,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def viewer(client: Client) -> Client:
-    User.objects.create_user("viewer", password="pw-viewer-123")
-    client.login(username="viewer", password="pw-viewer-123")
-    return client
+def viewer(viewer_client: Client) -> Client:
+    return viewer_client
 
 
 def report_for(host: Host, seconds_ago: float = 0, **cpu: Any) -> MetricSample:
