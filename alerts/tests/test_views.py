@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from alerts.models import Alert, Severity
@@ -14,10 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def viewer(client: Client) -> Client:
-    User.objects.create_user("viewer", password="pw-viewer-123")
-    client.login(username="viewer", password="pw-viewer-123")
-    return client
+def viewer(viewer_client: Client) -> Client:
+    return viewer_client
 
 
 @pytest.fixture
