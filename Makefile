@@ -8,7 +8,8 @@ POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-postgres lint bench
+.PHONY: help install run test test-postgres lint bench backup db-shell
+.PHONY: setup certs build up down logs status restart agent-build deploy-agent-all agent-status clean engine
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -37,3 +38,92 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy
 
 bench: $(STAMP) ## Run the benchmarks (prints figures; see docs/benchmarks.md)
 	$(PY) bench/ingest.py
+	$(PY) bench/storage.py
+	$(PY) bench/observability.py
+
+backup: $(STAMP) ## Back the database up now into DATA_DIR/backups/databases/ (restore: manage.py restore FILE)
+	$(PY) manage.py backup
+
+db-shell: $(STAMP) ## Open a SQL shell on the database (sqlite3, or psql with DATABASE_URL)
+	$(PY) manage.py dbshell
+
+# --- Setup, certificates, containers -----------------------------------------------------
+
+# The container engine's compose: the Docker plugin, docker-compose, or podman-compose.
+COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo docker compose; \
+	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
+	elif command -v podman-compose >/dev/null 2>&1; then echo podman-compose; fi)
+ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+# Containers run as the owner of the data directories (never root; 10001 when make runs as root).
+HOST_UID := $(shell id -u)
+export STATUSDASH_UID ?= $(if $(filter 0,$(HOST_UID)),10001,$(HOST_UID))
+export STATUSDASH_GID ?= $(if $(filter 0,$(HOST_UID)),10001,$(shell id -g))
+HTTPS_PORT ?= $(or $(shell sed -n 's/^STATUS_PORT=//p' .env 2>/dev/null),5000)
+
+setup: ## Create .env with generated secrets (keeps values already set) and the data directories
+	@test -f .env || { cp .env.example .env && chmod 600 .env && echo "created .env from .env.example"; }
+	@for name in STATUS_ADMIN_PASSWORD STATUS_JWT_SECRET SECRET_KEY; do \
+	  if grep -q "^$$name=$$" .env; then \
+	    secret=$$(openssl rand -base64 64 | tr -dc 'A-Za-z0-9' | cut -c1-$$( [ $$name = STATUS_ADMIN_PASSWORD ] && echo 24 || echo 64)); \
+	    sed -i "s|^$$name=$$|$$name=$$secret|" .env && echo "generated $$name"; \
+	  fi; \
+	done
+	@data=$$(sed -n 's/^DATA_DIR=//p' .env); data=$${data:-./var}; \
+	grep -q '^VAULT_PATH=.' .env || sed -i "s|^VAULT_PATH=.*|VAULT_PATH=$$data/vault|" .env; \
+	vault=$$(sed -n 's/^VAULT_PATH=//p' .env); vault=$${vault:-$$data/vault}; \
+	mkdir -p "$$data/db" "$$data/backups/databases" "$$vault/certs" && \
+	if [ "$(HOST_UID)" = 0 ]; then chown -R $(STATUSDASH_UID):$(STATUSDASH_GID) "$$data/db" "$$data/backups"; fi && \
+	echo "data directories ready under $$data (vault: $$vault)"
+	@echo "next: review .env (PUBLIC_URL, MTLS_ENABLED), then: make certs"
+
+certs: $(STAMP) ## CA (if absent), the hub's server certificate, a client certificate per agent/deploy/*.env host
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py certs bootstrap
+
+# Prerequisite of the container targets: say clearly what is missing instead of a socket error.
+engine:
+	@test -n "$(COMPOSE)" || { echo "make $(MAKECMDGOALS): no compose found; install Docker (with the compose plugin), docker-compose or podman-compose" >&2; exit 1; }
+	@test -n "$(ENGINE)" && $(ENGINE) info >/dev/null 2>&1 || { echo "make $(MAKECMDGOALS): no container engine is running ($(or $(ENGINE),docker) info failed); start it, e.g. sudo systemctl start docker, or systemctl --user start podman.socket" >&2; exit 1; }
+
+build: engine ## Build the hub's container image
+	$(COMPOSE) build
+
+up: engine ## Start the hub in containers (nginx with mTLS, web, worker, beat, redis)
+	@test -f .env || { echo "make up: no .env; run make setup first" >&2; exit 1; }
+	@vault=$$(sed -n 's/^VAULT_PATH=//p' .env); test -f "$${vault:-./var/vault}/certs/server/status.crt" || { echo "make up: no server certificate in $${vault:-./var/vault}/certs; run make certs first" >&2; exit 1; }
+	$(COMPOSE) up -d
+	@echo "statusdash: https://localhost:$(HTTPS_PORT)/ (make status, make logs)"
+
+down: engine ## Stop and remove the containers (data stays in DATA_DIR)
+	$(COMPOSE) down
+
+logs: engine ## Follow the containers' logs (SERVICE=web for one)
+	$(COMPOSE) logs -f --tail=200 $(SERVICE)
+
+status: engine ## Health of every service, and the hub's /health through nginx
+	$(COMPOSE) ps
+	@vault=$$(sed -n 's/^VAULT_PATH=//p' .env 2>/dev/null); \
+	curl -fsS --max-time 5 --cacert "$${vault:-./var/vault}/certs/ca/ca.crt" https://localhost:$(HTTPS_PORT)/health && echo || \
+	{ echo "statusdash: /health did not answer on https://localhost:$(HTTPS_PORT)/" >&2; exit 1; }
+
+restart: engine ## Restart the containers
+	$(COMPOSE) restart
+
+clean: engine ## Remove the containers, images and the cache volume, and local build files (never DATA_DIR)
+	$(COMPOSE) down --rmi local --volumes --remove-orphans
+	rm -rf staticfiles dist .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+# --- Agents (agent/Makefile) --------------------------------------------------------------
+
+agent-build: ## Package the agent into dist/
+	$(MAKE) -C agent $@
+
+deploy-agent-all: ## Deploy the agent to every host in agent/deploy/*.env
+	$(MAKE) -C agent $@
+
+deploy-agent-%: ## Deploy the agent to one host (platform, vpn, apricot)
+	$(MAKE) -C agent $@
+
+agent-status: ## Is the agent running on each host?
+	$(MAKE) -C agent $@

@@ -31,18 +31,31 @@ def _reachable(url: str) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests whose service is down on a developer's machine; in CI they must run."""
+    """Skip tests whose service is down on a developer's machine; in CI they must run.
+
+    Transactional tests empty every table when they end, which would also remove what
+    data migrations created (the default alert rules) for the tests after them: they
+    get serialized rollback, which puts the migrated contents back.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
+            {"transactional_db", "live_hub"} & set(getattr(item, "fixturenames", ()))
+        )
+        if transactional:
+            kwargs = {**(marker.kwargs if marker else {}), "transaction": True, "serialized_rollback": True}
+            item.add_marker(pytest.mark.django_db(*(marker.args if marker else ()), **kwargs), append=False)
     missing = {
         "redis": None if _reachable(REDIS_TEST_URL) else f"Redis not reachable at {REDIS_TEST_URL}",
         "postgres": None if _reachable(POSTGRES_TEST_URL) else f"PostgreSQL not reachable at {POSTGRES_TEST_URL}",
         "browser": None if os.path.exists(CHROMIUM) else f"no browser at {CHROMIUM} (apt-get install chromium)",
     }
-    for marker, reason in missing.items():
+    for service, reason in missing.items():
         if reason is None or IN_CI:
             continue
         skip = pytest.mark.skip(reason=f"{reason}; runs in CI")
         for item in items:
-            if marker in item.keywords:
+            if service in item.keywords:
                 item.add_marker(skip)
 
 
@@ -128,6 +141,8 @@ def hub_env(tmp_path: Any, **extra: str) -> dict[str, str]:
         "STATUS_JWT_SECRET": settings.STATUS_JWT_SECRET,
         "REDIS_URL": "",
         "LOG_LEVEL": "WARNING",
+        # This process exports its own directory; the hub's goes under its DATA_DIR.
+        "PROMETHEUS_MULTIPROC_DIR": "",
     }
     env.update(extra)
     return env

@@ -6,6 +6,7 @@ that depend on it. Exit status is non-zero if any step failed.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import time
@@ -107,7 +108,7 @@ def _check_network(checks: Checks, config: Config) -> bool:
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = sorted({info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+        addresses = sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
     except socket.gaierror as exc:
         checks.fail("DNS", f"cannot resolve {host} ({exc.strerror}); check the name, /etc/hosts or the VPN's DNS")
         return False
@@ -127,19 +128,17 @@ def _check_network(checks: Checks, config: Config) -> bool:
             return True
         context = ssl.create_default_context(cafile=config.tls_ca or None)
         if config.mtls_enabled:
-            try:
+            # A bad pair was reported above; the handshake shows what the hub makes of it.
+            with contextlib.suppress(ssl.SSLError, OSError):
                 context.load_cert_chain(config.tls_cert, config.tls_key)
-            except (ssl.SSLError, OSError):
-                pass  # already reported; the handshake shows what the hub makes of it
         try:
             with context.wrap_socket(sock, server_hostname=host) as tls:
-                server = _name(tls.getpeercert()["subject"])
+                server = _name((tls.getpeercert() or {}).get("subject", ()))  # type: ignore[arg-type]
                 # With TLS 1.3 the hub judges our certificate after the handshake;
                 # one request brings its verdict (an alert) back to us.
-                try:
+                # The hub may already have closed; its alert, if any, is read next.
+                with contextlib.suppress(OSError):
                     tls.sendall(f"HEAD /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-                except OSError:
-                    pass  # the hub may already have closed; its alert, if any, is read next
                 if not tls.recv(1):
                     raise ssl.SSLEOFError("the hub closed the connection after the handshake")
                 checks.ok("TLS", f"handshake with {host}:{port} ({tls.version()}), hub certificate {server}")
@@ -148,7 +147,9 @@ def _check_network(checks: Checks, config: Config) -> bool:
             return False
         except ssl.SSLError as exc:
             reason = (exc.reason or "").replace("_", " ").lower() or "it closed the connection"
-            checks.fail("TLS", f"the hub refused our client certificate ({reason}); is it signed by the hub's CA and valid?")
+            checks.fail(
+                "TLS", f"the hub refused our client certificate ({reason}); is it signed by the hub's CA and valid?"
+            )
             return False
         except OSError as exc:
             checks.fail("TLS", f"handshake with {host}:{port} failed ({exc})")

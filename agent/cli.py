@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, variable in CONFIG_FLAGS.items():
         common.add_argument(flag, dest=variable, metavar="VALUE", help=f"overrides {variable}")
     common.add_argument("--mtls", dest="MTLS_ENABLED", action="store_const", const="true", help="MTLS_ENABLED=true")
-    common.add_argument("--no-mtls", dest="MTLS_ENABLED", action="store_const", const="false", help="MTLS_ENABLED=false")
+    common.add_argument(
+        "--no-mtls", dest="MTLS_ENABLED", action="store_const", const="false", help="MTLS_ENABLED=false"
+    )
 
     modes = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     group = modes.add_mutually_exclusive_group()
@@ -110,7 +112,9 @@ def send_once(cfg: config.Config) -> int:
     outcome = transport.send(encode(report))
     transport.close()
     if outcome.ok:
-        print(f"sent report {report['collected_at']} (HTTP {outcome.status}, accepted {outcome.accepted}, duplicates {outcome.duplicates})")
+        print(
+            f"sent report {report['collected_at']} (HTTP {outcome.status}, accepted {outcome.accepted}, duplicates {outcome.duplicates})"
+        )
         return 0
     where = f"HTTP {outcome.status}: " if outcome.status else ""
     print(f"failed to send report to {cfg.report_url}: {where}{outcome.detail}", file=sys.stderr)

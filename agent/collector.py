@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psutil
 
@@ -18,10 +19,38 @@ from agent import __version__
 
 # File systems with no storage of their own (kernel interfaces, memory, containers).
 PSEUDO_FSTYPES = frozenset(
-    """autofs binfmt_misc bpf cgroup cgroup2 configfs debugfs devpts devtmpfs efivarfs
-    fusectl hugetlbfs mqueue nsfs overlay proc pstore ramfs rpc_pipefs securityfs
-    selinuxfs squashfs sysfs tmpfs tracefs fuse.lxcfs fuse.portal fuse.gvfsd-fuse
-    fuse.snapfuse aufs""".split()
+    [
+        "autofs",
+        "binfmt_misc",
+        "bpf",
+        "cgroup",
+        "cgroup2",
+        "configfs",
+        "debugfs",
+        "devpts",
+        "devtmpfs",
+        "efivarfs",
+        "fusectl",
+        "hugetlbfs",
+        "mqueue",
+        "nsfs",
+        "overlay",
+        "proc",
+        "pstore",
+        "ramfs",
+        "rpc_pipefs",
+        "securityfs",
+        "selinuxfs",
+        "squashfs",
+        "sysfs",
+        "tmpfs",
+        "tracefs",
+        "fuse.lxcfs",
+        "fuse.portal",
+        "fuse.gvfsd-fuse",
+        "fuse.snapfuse",
+        "aufs",
+    ]
 )
 SKIPPED_INTERFACES = frozenset({"lo"})
 # The hub's limits (metrics/schemas.py): a report past them is refused as a whole,
@@ -91,7 +120,7 @@ def os_pretty_name(path: str = "/etc/os-release") -> str:
 
 def system_info() -> dict[str, str]:
     uname = os.uname()
-    boot = datetime.fromtimestamp(psutil.boot_time(), timezone.utc)
+    boot = datetime.fromtimestamp(psutil.boot_time(), UTC)
     return {
         "os": (os_pretty_name() or f"{uname.sysname} {uname.release}")[:200],
         "kernel": uname.release[:200],
@@ -148,7 +177,7 @@ class Collector:
     def _collected_at(self) -> datetime:
         # The hub keeps one report per (host, collected_at): never repeat a timestamp,
         # even if the wall clock steps back.
-        stamp = datetime.now(timezone.utc)
+        stamp = datetime.now(UTC)
         if self._last_collected_at is not None and stamp <= self._last_collected_at:
             stamp = self._last_collected_at + timedelta(microseconds=1)
         self._last_collected_at = stamp

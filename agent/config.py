@@ -8,7 +8,8 @@ instead of running for months without reporting.
 from __future__ import annotations
 
 import os
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 DEFAULT_ENV_FILE = "/etc/statusdash/agent.env"
@@ -121,9 +122,7 @@ def _validate(raw: Mapping[str, str], require_server: bool) -> Config:
         request_timeout=_number(raw, "REQUEST_TIMEOUT", defaults.request_timeout, 0.1, 300),
         spool_dir=raw.get("SPOOL_DIR", "").strip() or defaults.spool_dir,
         spool_max_mb=_number(raw, "SPOOL_MAX_MB", defaults.spool_max_mb, 0.01, 100_000),
-        spool_max_age_hours=_number(
-            raw, "SPOOL_MAX_AGE_HOURS", defaults.spool_max_age_hours, 0.001, 24 * 365
-        ),
+        spool_max_age_hours=_number(raw, "SPOOL_MAX_AGE_HOURS", defaults.spool_max_age_hours, 0.001, 24 * 365),
         log_level=raw.get("LOG_LEVEL", defaults.log_level).strip().upper(),
     )
     if config.log_level not in LOG_LEVELS:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from agent.collector import Collector
 from agent.config import Config
@@ -73,6 +74,7 @@ class Agent:
 
     def handle(self, report: dict[str, Any], deadline: float) -> None:
         """Send a fresh report, or spool it behind the backlog and flush what time allows."""
+        log.debug("collected report %s", report["collected_at"])
         body = encode(report)
         if len(self.spool) or self.stop.is_set() or self.clock() < self.next_send:
             self.spool.put(report["collected_at"], body)
@@ -99,7 +101,10 @@ class Agent:
                 self.backoff.reset()
                 log.info(
                     "sent %d spooled report(s) (%d new, %d already stored), %d left",
-                    len(ids), outcome.accepted, outcome.duplicates, len(self.spool),
+                    len(ids),
+                    outcome.accepted,
+                    outcome.duplicates,
+                    len(self.spool),
                 )
             elif outcome.retry or outcome.refused:
                 self._failed(outcome, what=f"batch of {len(ids)}")
@@ -107,10 +112,12 @@ class Agent:
             elif len(ids) > 1:
                 # A batch is all-or-nothing: halve it until the culprit stands alone.
                 batch_size = max(1, len(ids) // 2)
-                log.warning("hub refused a batch of %d (%s: %s); retrying smaller", len(ids), outcome.status, outcome.detail)
+                log.warning(
+                    "hub refused a batch of %d (%s: %s); retrying smaller", len(ids), outcome.status, outcome.detail
+                )
             else:
                 self.spool.delete(ids)
-                log.error("hub refused a spooled report for good, dropped it (%s: %s)", outcome.status, outcome.detail)
+                self._failed(outcome, what="spooled report")
 
     def _failed(self, outcome: Outcome, what: str) -> None:
         if outcome.bad_report:
@@ -124,7 +131,10 @@ class Agent:
             log.error(
                 "hub refused us (HTTP %s: %s); %s with `python -m agent check`. "
                 "Reports stay in the spool; trying again in %.0fs",
-                outcome.status, outcome.detail, hint, delay,
+                outcome.status,
+                outcome.detail,
+                hint,
+                delay,
             )
         else:
             log.warning("could not send %s (%s); spooled, retrying in %.1fs", what, _reason(outcome), delay)

@@ -103,7 +103,9 @@ def enroll(args: argparse.Namespace) -> int:
     print(f"enrolled as {answer.get('host', name)}; certificate valid until {cert.not_valid_after_utc:%Y-%m-%d}")
     print(f"CA SHA-256 fingerprint: {fingerprint}")
     if args.insecure_first_contact:
-        print("compare this fingerprint with the hub's CA (on the hub: openssl x509 -in ca.crt -noout -fingerprint -sha256)")
+        print(
+            "compare this fingerprint with the hub's CA (on the hub: openssl x509 -in ca.crt -noout -fingerprint -sha256)"
+        )
     print(f"TLS_CERT={paths['cert']}\nTLS_KEY={paths['key']}\nTLS_CA={paths['ca']}")
     print("next: put these in the env file and run `python -m agent check`")
     return 0

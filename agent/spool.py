@@ -8,6 +8,7 @@ crash between sending and deleting duplicates nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -53,9 +54,9 @@ class Spool:
             # A damaged file must not stop reporting for months: keep it aside, start anew.
             aside = f"{self.path}.damaged-{int(time.time())}"
             log.error("spool: %s is unreadable (%s); moved it to %s", self.path, exc, aside)
-            if self.db is not None:
-                self.db.close()
+            self.close()
             os.replace(self.path, aside)
+            self._remove_files()  # a stale WAL must not be replayed into the new file
             self._connect(sqlite3)
         self.enforce_bounds()
 
@@ -78,13 +79,25 @@ class Spool:
     def __len__(self) -> int:
         return self._count
 
-    def put(self, collected_at: str, body: bytes) -> None:
+    def put(self, collected_at: str, body: bytes) -> bool:
+        """Store a report; False (logged) when the disk refuses, so the agent keeps running."""
         stamp = datetime.fromisoformat(collected_at).timestamp()
-        if self.db is None:
-            self._open()
-        self.db.execute("INSERT INTO reports (collected_at, body) VALUES (?, ?)", (stamp, body))
+        try:
+            if self.db is None:
+                self._open()
+            self.db.execute("INSERT INTO reports (collected_at, body) VALUES (?, ?)", (stamp, body))
+        except (OSError, self._errors()) as exc:
+            log.error("spool: could not store the report of %s, it is lost (%s)", collected_at, exc)
+            return False
         self._count += 1
         self.enforce_bounds()
+        return True
+
+    @staticmethod
+    def _errors() -> type[Exception]:
+        import sqlite3  # already loaded when it matters: put() opens the database first
+
+        return sqlite3.Error
 
     def oldest(self, limit: int, max_bytes: int) -> list[tuple[int, bytes]]:
         """Up to `limit` oldest reports whose bodies add up to at most max_bytes (at least one)."""
@@ -102,9 +115,12 @@ class Spool:
     def delete(self, ids: list[int]) -> None:
         if not ids or self.db is None:
             return
-        marks = ",".join("?" * len(ids))
-        deleted = self.db.execute(f"DELETE FROM reports WHERE id IN ({marks})", ids).rowcount
+        deleted = self.db.executemany("DELETE FROM reports WHERE id = ?", [(i,) for i in ids]).rowcount
         self._count -= deleted
+        if not self._count:
+            # An empty spool leaves no file, so the next start does not load sqlite3.
+            self.close()
+            self._remove_files()
 
     def enforce_bounds(self) -> int:
         """Drop reports older than the age bound, then the oldest until under the size bound."""
@@ -124,12 +140,16 @@ class Spool:
                 if excess <= 0:
                     break
             self.db.execute("DELETE FROM reports WHERE id <= ?", (last_id,))
-            log.warning(
-                "spool: full (%.1f MB limit), dropped the %d oldest report(s)", self.max_bytes / 1e6, oversize
-            )
+            log.warning("spool: full (%.1f MB limit), dropped the %d oldest report(s)", self.max_bytes / 1e6, oversize)
         self._count -= aged + oversize
         return aged + oversize
 
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+            self.db = None
+
+    def _remove_files(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path + suffix)

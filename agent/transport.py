@@ -10,7 +10,7 @@ import gzip
 import json
 import logging
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 
@@ -28,8 +28,8 @@ MAX_BATCH = 500  # the hub's limit on reports per batch
 BAD_REPORT = frozenset({400, 413, 422})
 # Worth trying again soon: the hub is busy or briefly failing.
 TRANSIENT = frozenset({408, 429})
-MAX_RETRY_AFTER = 3600.0
-GZIP = {"Content-Encoding": "gzip"}  # a bogus Retry-After must not silence the agent for days
+MAX_RETRY_AFTER = 3600.0  # a bogus Retry-After must not silence the agent for days
+GZIP = {"Content-Encoding": "gzip"}
 
 
 class Outcome(NamedTuple):
@@ -184,5 +184,5 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

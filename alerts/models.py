@@ -1,14 +1,27 @@
-"""Alerts. This first cut holds only what the host list needs: which alerts are firing.
+"""Alerts as rows: rules, alerts, every transition, silences, channels and deliveries.
 
-The alerting issue adds rules, transitions, silences and notifications.
+Detection and notification are separate steps (as healthchecks does with Flip):
+`Alert.objects.fire()` / `.resolve()` record an `AlertTransition`; the dispatch
+sweep later turns unprocessed transitions into `Notification`s, one per channel
+for everything that changed within the grouping window.
 """
 
 from __future__ import annotations
 
-from django.db import models
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import apprise
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from hosts.models import Host
+from alerts import events
+from hosts.models import Host, validate_tags
 
 
 class AlertState(models.TextChoices):
@@ -19,6 +32,106 @@ class AlertState(models.TextChoices):
 class Severity(models.TextChoices):
     WARNING = "warning"
     CRITICAL = "critical"
+
+
+SEVERITY_RANK: dict[str, int] = {Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+class Metric(models.TextChoices):
+    CPU = "cpu", "CPU %"
+    MEMORY = "memory", "memory %"
+    SWAP = "swap", "swap %"
+    LOAD = "load", "load (5 min) per core"
+    DISK = "disk", "disk % per mount"
+    NETWORK_IN = "network_in", "network in, Mbit/s"
+    NETWORK_OUT = "network_out", "network out, Mbit/s"
+    TEMPERATURE = "temperature", "temperature °C per sensor"
+
+
+# Rule names the hub raises itself (not AlertRule rows).
+HOST_OFFLINE_RULE = "host_offline"
+
+
+class AlertRule(models.Model):
+    """A threshold on one metric, evaluated on every report of the hosts in scope."""
+
+    name = models.SlugField(
+        max_length=100, unique=True, help_text="Alerts are keyed by it; renaming starts new alerts."
+    )
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    warning_level = models.FloatField()
+    critical_level = models.FloatField(null=True, blank=True, help_text="Empty: the rule only warns.")
+    clear_level = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="A firing alert resolves only below this (hysteresis). Empty: the warning level.",
+    )
+    duration_seconds = models.PositiveIntegerField(
+        default=0, help_text="Fire only after the level has been crossed this long (0: at once)."
+    )
+    host = models.ForeignKey(
+        Host, null=True, blank=True, on_delete=models.CASCADE, help_text="Only this host. Empty: all hosts."
+    )
+    tag = models.CharField(max_length=40, blank=True, help_text="Only hosts with this tag. Empty: any.")
+    subject = models.CharField(
+        max_length=200, blank=True, help_text="Only this mount or sensor (disk, temperature). Empty: all."
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.critical_level is not None and self.critical_level < self.warning_level:
+            errors["critical_level"] = "The critical level must be at least the warning level."
+        if self.clear_level is not None and self.clear_level > self.warning_level:
+            errors["clear_level"] = "The clear level must be at most the warning level."
+        if self.subject and self.metric not in (Metric.DISK, Metric.TEMPERATURE):
+            errors["subject"] = "Only disk and temperature rules look at a mount or sensor."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def effective_clear_level(self) -> float:
+        return self.warning_level if self.clear_level is None else self.clear_level
+
+    def applies_to(self, host: Host) -> bool:
+        if self.host_id is not None and self.host_id != host.pk:
+            return False
+        return not self.tag or self.tag in (host.tags or [])
+
+    def severity_for(self, value: float) -> str | None:
+        """The severity a value crosses into, or None below the warning level."""
+        if self.critical_level is not None and value >= self.critical_level:
+            return Severity.CRITICAL
+        if value >= self.warning_level:
+            return Severity.WARNING
+        return None
+
+
+class Breach(models.Model):
+    """A rule's level crossed but not yet for its duration: the 'pending' step before firing."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="breaches")
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="breaches")
+    subject = models.CharField(max_length=200, blank=True)
+    since = models.DateTimeField()
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    value = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "host", "subject"], name="one_breach_per_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.subject} on {self.host} since {self.since:%H:%M:%S}"
+
+    def is_due(self, now: datetime) -> bool:
+        return now - self.since >= timedelta(seconds=self.rule.duration_seconds)
 
 
 class AlertQuerySet(models.QuerySet["Alert"]):
@@ -33,23 +146,51 @@ class AlertQuerySet(models.QuerySet["Alert"]):
         subject: str = "",
         severity: str = Severity.WARNING,
         message: str = "",
+        value: float | None = None,
     ) -> Alert:
-        """Open an alert for (rule, host, subject), or update the one already firing. Idempotent."""
-        alert = self.firing().filter(rule=rule, host=host, subject=subject).first()
-        if alert is None:
-            return self.create(rule=rule, host=host, subject=subject, severity=severity, message=message)
-        if (alert.severity, alert.message) != (severity, message):
-            alert.severity, alert.message = severity, message
-            alert.save(update_fields=["severity", "message"])
-        return alert
+        """Open an alert for (rule, host, subject), or update the one already firing. Idempotent.
 
-    def resolve(self, rule: str, *, host: Host | None = None, subject: str = "") -> Alert | None:
+        Opening and a change of severity are recorded as transitions (and notified);
+        a new message or value alone is not.
+        """
+        with transaction.atomic():
+            alert = self.firing().select_for_update().filter(rule=rule, host=host, subject=subject).first()
+            if alert is None:
+                try:
+                    # The savepoint lets a concurrent fire() that won the unique constraint
+                    # (one firing alert per key) be re-read instead of failing the caller.
+                    with transaction.atomic():
+                        alert = self.create(
+                            rule=rule,
+                            host=host,
+                            subject=subject,
+                            severity=severity,
+                            message=message,
+                            peak_value=value,
+                            last_value=value,
+                        )
+                except IntegrityError:
+                    alert = self.firing().select_for_update().get(rule=rule, host=host, subject=subject)
+                else:
+                    alert.record_transition("", AlertState.FIRING)
+                    return alert
+            alert.update_firing(severity, message, value)
+            return alert
+
+    def resolve(
+        self, rule: str, *, host: Host | None = None, subject: str = "", value: float | None = None
+    ) -> Alert | None:
         """Resolve the firing alert for (rule, host, subject), if there is one. Idempotent."""
-        alert = self.firing().filter(rule=rule, host=host, subject=subject).first()
-        if alert is not None:
+        with transaction.atomic():
+            alert = self.firing().select_for_update().filter(rule=rule, host=host, subject=subject).first()
+            if alert is None:
+                return None
             alert.state, alert.resolved_at = AlertState.RESOLVED, timezone.now()
-            alert.save(update_fields=["state", "resolved_at"])
-        return alert
+            if value is not None:
+                alert.last_value = value
+            alert.save(update_fields=["state", "resolved_at", "last_value"])
+            alert.record_transition(AlertState.FIRING, AlertState.RESOLVED)
+            return alert
 
 
 class Alert(models.Model):
@@ -61,12 +202,437 @@ class Alert(models.Model):
     message = models.TextField(blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    peak_value = models.FloatField(null=True, blank=True)
+    last_value = models.FloatField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # When the last notification (first or reminder) was queued; reminders count from here.
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     objects = AlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["host", "state"], name="alert_host_state")]
+        constraints = [
+            # Two workers firing the same alert at once must not open it twice. Coalesce
+            # makes hub alerts (no host) collide too; NULLs never do in a unique index.
+            models.UniqueConstraint(
+                Coalesce("host", 0),
+                "rule",
+                "subject",
+                condition=Q(state="firing"),
+                name="one_firing_alert_per_key",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.rule} {self.subject} on {self.host or 'hub'}: {self.state}"
+        where = f" {self.subject}" if self.subject else ""
+        return f"{self.rule}{where} on {self.host or 'hub'}: {self.state}"
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+    def update_firing(self, severity: str, message: str, value: float | None) -> None:
+        old_severity = self.severity
+        self.severity, self.message = severity, message
+        if value is not None:
+            self.last_value = value
+            self.peak_value = value if self.peak_value is None else max(self.peak_value, value)
+        self.save(update_fields=["severity", "message", "last_value", "peak_value"])
+        if severity != old_severity:
+            self.record_transition(AlertState.FIRING, AlertState.FIRING, kind=TransitionKind.SEVERITY)
+
+    def record_transition(self, old_state: str, new_state: str, kind: str = "") -> AlertTransition:
+        kind = kind or (TransitionKind.TRIGGERED if new_state == AlertState.FIRING else TransitionKind.RESOLVED)
+        transition = AlertTransition.objects.create(
+            alert=self,
+            old_state=old_state,
+            new_state=new_state,
+            kind=kind,
+            severity=self.severity,
+            value=self.last_value,
+        )
+        events.transition_recorded(transition)
+        return transition
+
+    def acknowledge(self, user: Any) -> bool:
+        """Stop reminders for this alert. False when it was already acknowledged or is resolved."""
+        now = timezone.now()
+        # Conditional update: two people clicking at once record one acknowledgement.
+        claimed = Alert.objects.filter(pk=self.pk, state=AlertState.FIRING, acknowledged_at=None).update(
+            acknowledged_at=now, acknowledged_by=user
+        )
+        self.refresh_from_db()
+        if claimed:
+            AuditEntry.record(user, AuditAction.ACKNOWLEDGE, alert=self)
+            events.alert_changed(self)
+        return bool(claimed)
+
+    def unacknowledge(self, user: Any) -> bool:
+        cleared = (
+            Alert.objects.filter(pk=self.pk)
+            .exclude(acknowledged_at=None)
+            .update(acknowledged_at=None, acknowledged_by=None)
+        )
+        self.refresh_from_db()
+        if cleared:
+            AuditEntry.record(user, AuditAction.UNACKNOWLEDGE, alert=self)
+            events.alert_changed(self)
+        return bool(cleared)
+
+    def deliveries(self) -> models.QuerySet[Notification]:
+        """The delivery log: every notification that carried one of this alert's transitions."""
+        return Notification.objects.filter(transitions__alert=self).distinct().select_related("channel")
+
+    def active_silence(self, now: datetime | None = None) -> Silence | None:
+        return next((s for s in Silence.objects.active(now) if s.covers(self)), None)
+
+    def describe(self) -> str:
+        """One line for a notification: what, where, how much."""
+        where = self.host.label if self.host else "hub"
+        subject = f" {self.subject}" if self.subject else ""
+        value = f" ({self.last_value:g})" if self.last_value is not None else ""
+        text = self.message or f"{self.rule}{subject}"
+        return f"[{self.severity.upper()}] {where}: {text}{value}"
+
+
+class TransitionKind(models.TextChoices):
+    TRIGGERED = "triggered"
+    SEVERITY = "severity", "severity changed"
+    RESOLVED = "resolved"
+    REMINDER = "reminder", "still firing (reminder)"
+
+
+class Outcome(models.TextChoices):
+    NOTIFIED = "notified"
+    SILENCED = "silenced"
+    ACKNOWLEDGED = "acknowledged", "acknowledged (reminder skipped)"
+    NO_CHANNEL = "no_channel", "no matching channel"
+
+
+class AlertTransitionQuerySet(models.QuerySet["AlertTransition"]):
+    def unprocessed(self) -> AlertTransitionQuerySet:
+        return self.filter(processed_at=None)
+
+    def claim_batch(self, now: datetime, window: timedelta) -> list[AlertTransition]:
+        """Take every unprocessed transition once the oldest has waited out the grouping window.
+
+        The conditional update is the claim: two dispatchers running at once each get
+        a disjoint set (usually one gets all and the other none).
+        """
+        oldest = self.unprocessed().order_by("created_at").values_list("created_at", flat=True).first()
+        if oldest is None or now - oldest < window:
+            return []
+        batch = uuid.uuid4()
+        ids = list(self.unprocessed().filter(created_at__lte=now).values_list("id", flat=True))
+        self.filter(id__in=ids, processed_at=None).update(processed_at=now, batch=batch)
+        return list(self.filter(batch=batch).select_related("alert__host").order_by("created_at"))
+
+
+class AlertTransition(models.Model):
+    """One change of an alert. The history, and the queue of what to notify."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="transitions")
+    old_state = models.CharField(max_length=10, blank=True)
+    new_state = models.CharField(max_length=10)
+    kind = models.CharField(max_length=10, choices=TransitionKind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    value = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    batch = models.UUIDField(null=True, blank=True, db_index=True)
+    outcome = models.CharField(max_length=15, choices=Outcome.choices, blank=True)
+
+    objects = AlertTransitionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The dispatch sweep's every-10-seconds question: is anything waiting?
+            models.Index(fields=["processed_at", "created_at"], name="transition_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert}: {self.old_state or 'new'} → {self.new_state} ({self.kind})"
+
+    def line(self) -> str:
+        prefixes: dict[str, str] = {
+            TransitionKind.RESOLVED: "RESOLVED",
+            TransitionKind.REMINDER: "STILL FIRING",
+            TransitionKind.SEVERITY: "NOW",
+        }
+        prefix = prefixes.get(self.kind, "FIRING")
+        return f"{prefix} {self.alert.describe()}"
+
+
+class SilenceQuerySet(models.QuerySet["Silence"]):
+    def active(self, now: datetime | None = None) -> SilenceQuerySet:
+        now = now or timezone.now()
+        return self.filter(starts_at__lte=now, ends_at__gt=now).prefetch_related("hosts")
+
+
+class Silence(models.Model):
+    """A maintenance window: notifications for the hosts or tags it covers are held back.
+
+    Alerts still fire and resolve and their history is kept; only notifications stop.
+    """
+
+    hosts = models.ManyToManyField(Host, blank=True, related_name="silences")
+    tags = models.JSONField(default=list, blank=True, validators=[validate_tags], help_text='e.g. ["rack-2"]')
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SilenceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return f"{self.reason} (until {self.ends_at:%Y-%m-%d %H:%M} UTC)"
+
+    def clean(self) -> None:
+        if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "A silence must end after it starts."})
+
+    def covers(self, alert: Alert) -> bool:
+        if alert.host is None:
+            return False
+        if any(h.pk == alert.host_id for h in self.hosts.all()):
+            return True
+        return bool(set(self.tags or []) & set(alert.host.tags or []))
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.starts_at <= now < self.ends_at
+
+    def covered_hosts(self) -> set[Host]:
+        tags = set(self.tags or [])
+        tagged = [h for h in Host.objects.all() if tags & set(h.tags or [])] if tags else []
+        return {*self.hosts.all(), *tagged}
+
+    def end(self, user: Any) -> None:
+        now = timezone.now()
+        if self.ends_at > now:
+            self.ends_at = max(now, self.starts_at)
+            self.save(update_fields=["ends_at"])
+            AuditEntry.record(user, AuditAction.END_SILENCE, silence=self)
+
+
+class NotificationChannel(models.Model):
+    """Where notifications go: one Apprise URL (mailto://, slack://, ntfy://, json://, ...)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.CharField(
+        max_length=1000, help_text="An Apprise URL, e.g. ntfys://ntfy.sh/my-topic (holds secrets: not shown in lists)."
+    )
+    min_severity = models.CharField(
+        max_length=10, choices=Severity.choices, default=Severity.WARNING, help_text="Send alerts at least this severe."
+    )
+    tags = models.JSONField(
+        default=list, blank=True, validators=[validate_tags], help_text="Only hosts with one of these tags. Empty: all."
+    )
+    send_resolved = models.BooleanField(default=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.url and not apprise.Apprise().add(self.url):
+            raise ValidationError({"url": "Apprise does not understand this URL (see docs/alerting.md)."})
+
+    def wants(self, transition: AlertTransition) -> bool:
+        alert = transition.alert
+        if SEVERITY_RANK[transition.severity] < SEVERITY_RANK[self.min_severity]:
+            return False
+        if transition.kind == TransitionKind.RESOLVED and not self.send_resolved:
+            return False
+        if not self.tags:
+            return True
+        return alert.host is not None and bool(set(self.tags) & set(alert.host.tags or []))
+
+    def send(self, title: str, body: str, notify_type: str = apprise.NotifyType.INFO) -> str:
+        """Send now through Apprise. Returns '' on success, else what went wrong."""
+        sender = apprise.Apprise()
+        if not sender.add(self.url):
+            return "Apprise does not understand this channel's URL"
+        with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:
+            ok = sender.notify(title=title, body=body, notify_type=notify_type)
+        if ok:
+            return ""
+        return captured.getvalue().strip()[-1000:] or "Apprise reported a failure"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def compose(self, channel: NotificationChannel, transitions: list[AlertTransition]) -> Notification:
+        firing = sum(t.kind != TransitionKind.RESOLVED for t in transitions)
+        resolved = len(transitions) - firing
+        if len(transitions) == 1:
+            title = transitions[0].line()
+        else:
+            parts = [f"{firing} firing" if firing else "", f"{resolved} resolved" if resolved else ""]
+            title = "statusdash: " + ", ".join(p for p in parts if p)
+        body = "\n".join(t.line() for t in transitions)
+        if settings.PUBLIC_URL:
+            body += f"\n\n{settings.PUBLIC_URL}/alerts/"
+        worst = max((t.severity for t in transitions), key=SEVERITY_RANK.__getitem__)
+        notification = self.create(channel=channel, title=title[:200], body=body, severity=worst)
+        notification.transitions.set(transitions)
+        return notification
+
+
+class Notification(models.Model):
+    """One message to one channel, covering one or more transitions: the delivery log."""
+
+    channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="notifications")
+    transitions = models.ManyToManyField(AlertTransition, blank=True, related_name="notifications")
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.title} ({self.status})"
+
+    def notify_type(self) -> str:
+        """How Apprise colours it: all clear is a success, else by the worst severity; a test is info."""
+        kinds = set(self.transitions.values_list("kind", flat=True))
+        if not kinds:
+            return apprise.NotifyType.INFO
+        if kinds == {TransitionKind.RESOLVED}:
+            return apprise.NotifyType.SUCCESS
+        return apprise.NotifyType.FAILURE if self.severity == Severity.CRITICAL else apprise.NotifyType.WARNING
+
+    def deliver(self, final_attempt: bool) -> bool:
+        """Try once and record the attempt. True when sent (or already sent)."""
+        if self.status == DeliveryStatus.SENT:
+            return True
+        error = self.channel.send(self.title, self.body, self.notify_type())
+        self.attempts += 1
+        self.error = error
+        if not error:
+            self.status, self.sent_at = DeliveryStatus.SENT, timezone.now()
+        elif final_attempt:
+            self.status = DeliveryStatus.FAILED
+        self.save(update_fields=["attempts", "error", "status", "sent_at"])
+        return not error
+
+
+def dispatch(transitions: list[AlertTransition], now: datetime) -> list[Notification]:
+    """Decide, per claimed transition, who hears about it; one notification per channel."""
+    channels = list(NotificationChannel.objects.filter(enabled=True))
+    silences = list(Silence.objects.active(now))
+    per_channel: dict[int, list[AlertTransition]] = {}
+    for transition in transitions:
+        alert = transition.alert
+        if any(s.covers(alert) for s in silences):
+            transition.outcome = Outcome.SILENCED
+        elif transition.kind == TransitionKind.REMINDER and alert.is_acknowledged:
+            transition.outcome = Outcome.ACKNOWLEDGED
+        else:
+            wanted_by = [c for c in channels if c.wants(transition)]
+            for channel in wanted_by:
+                per_channel.setdefault(channel.pk, []).append(transition)
+            transition.outcome = Outcome.NOTIFIED if wanted_by else Outcome.NO_CHANNEL
+    AlertTransition.objects.bulk_update(transitions, ["outcome"])
+    notified = [t.alert_id for t in transitions if t.outcome == Outcome.NOTIFIED]
+    Alert.objects.filter(pk__in=notified).update(notified_at=now)
+    by_id = {c.pk: c for c in channels}
+    return [Notification.objects.compose(by_id[pk], items) for pk, items in per_channel.items()]
+
+
+def queue_reminders(now: datetime) -> int:
+    """Record a reminder for firing, unacknowledged alerts not notified for ALERT_REPEAT_MINUTES."""
+    if not settings.ALERT_REPEAT_MINUTES:
+        return 0
+    due_before = now - timedelta(minutes=settings.ALERT_REPEAT_MINUTES)
+    # Never notified (silenced when it fired, say) counts from the start: once the silence
+    # is over, a still-firing alert is news again.
+    due = (
+        Alert.objects.firing()
+        .filter(acknowledged_at=None)
+        .annotate(last_news=Coalesce("notified_at", "started_at"))
+        .filter(last_news__lte=due_before)
+    )
+    queued = 0
+    for alert in due:
+        # Conditional update on the old timestamp: two sweeps at once queue one reminder.
+        if Alert.objects.filter(pk=alert.pk, notified_at=alert.notified_at).update(notified_at=now):
+            alert.record_transition(AlertState.FIRING, AlertState.FIRING, kind=TransitionKind.REMINDER)
+            queued += 1
+    return queued
+
+
+class AuditAction(models.TextChoices):
+    ACKNOWLEDGE = "acknowledge"
+    UNACKNOWLEDGE = "unacknowledge"
+    SILENCE = "silence"
+    END_SILENCE = "end_silence", "end silence"
+    CHANGE_SILENCE = "change_silence", "change silence"
+    TEST_CHANNEL = "test_channel", "send test"
+
+
+class AuditEntry(models.Model):
+    """Who did what to alerts and silences, and when."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    username = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
+    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit")
+    silence = models.ForeignKey(Silence, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit")
+    detail = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action}"
+
+    @classmethod
+    def record(
+        cls,
+        user: Any,
+        action: str,
+        *,
+        alert: Alert | None = None,
+        silence: Silence | None = None,
+        detail: str = "",
+    ) -> AuditEntry:
+        authenticated = user is not None and getattr(user, "is_authenticated", False)
+        return cls.objects.create(
+            user=user if authenticated else None,
+            username=user.get_username() if authenticated else "system",
+            action=action,
+            alert=alert,
+            silence=silence,
+            detail=detail or str(silence or alert or ""),
+        )

@@ -1,7 +1,12 @@
 from django.urls import path
 
-from alerts import views
+from alerts import action_views, views
 
+app_name = "alerts"
 urlpatterns = [
-    path("", views.alert_list, name="alerts"),
+    path("", views.alert_list, name="list"),
+    path("<int:pk>/acknowledge", action_views.acknowledge, name="acknowledge"),
+    path("<int:pk>/unacknowledge", action_views.unacknowledge, name="unacknowledge"),
+    path("<int:pk>/silence", action_views.silence_host, name="silence"),
+    path("silences/<int:pk>/end", action_views.end_silence, name="end-silence"),
 ]

@@ -78,7 +78,12 @@ def client_process(url: str, agents: list[tuple[str, str]], seconds: float, batc
     queue.put(results)
 
 
-def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_every: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_every: int, pid: int) -> dict[str, Any]:
     queue: Any = multiprocessing.Queue()
     halves = [agents[0::2], agents[1::2]]
     procs = [
@@ -86,19 +91,20 @@ def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_eve
         for half in halves
         if half
     ]
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds(pid)
     for proc in procs:
         proc.start()
     results = [item for _ in procs for item in queue.get()]
     for proc in procs:
         proc.join()
-    elapsed = time.perf_counter() - started
+    elapsed, server_cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
     latencies = sorted(r[0] for r in results)
     ok = [r for r in results if 200 <= r[1] < 300]
     errors = [r for r in results if not 200 <= r[1] < 300]
     return {
         "requests": len(results),
         "per_s": len(results) / elapsed,
+        "server_cpu_ms": server_cpu * 1000 / max(1, len(results)),
         "reports_ok": sum(r[2] for r in ok),
         "p50_ms": statistics.median(latencies) * 1000 if latencies else 0,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0,
@@ -136,10 +142,9 @@ def main() -> None:
             host = f"bench-{i:03d}"
             agents.append((host, manage(env, "apikey", "create", "--host", host).strip().splitlines()[-1]))
         with daphne_server(env=env) as base:
-            ceiling = run_phase(
-                f"{base}/api/metrics/validate", [(h, "") for h, _ in agents], args.seconds, args.batch_every
-            )
-            ingest = run_phase(f"{base}/api/metrics/report", agents, args.seconds, args.batch_every)
+            anonymous = [(h, "") for h, _ in agents]
+            ceiling = run_phase(f"{base}/api/metrics/validate", anonymous, args.seconds, args.batch_every, base.pid)
+            ingest = run_phase(f"{base}/api/metrics/report", agents, args.seconds, args.batch_every, base.pid)
         code = (
             "import django; django.setup(); from metrics.models import MetricSample; "
             "print(MetricSample.objects.count())"
@@ -160,6 +165,7 @@ def main() -> None:
         print(
             f"{name:<8} {phase['per_s']:>8.1f} {phase['p50_ms']:>8.1f} {phase['p99_ms']:>8.1f} "
             f"{phase['errors']:>7} {phase['server_errors']:>5} {phase['locked']:>7} {phase['reports_ok']:>8}"
+            f" {phase['server_cpu_ms']:>18.2f}"
         )
         for sample in phase["error_samples"]:
             print(f"    {sample}")

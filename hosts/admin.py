@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils import timezone
 
-from hosts.models import ApiKey, Host
+from hosts.models import ApiKey, Certificate, EnrollmentToken, Host
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -18,6 +20,31 @@ class ApiKeyInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def expiry_text(cert: Certificate) -> str:
+    days = cert.days_left()
+    if cert.revoked_at:
+        return "revoked"
+    if days < 0:
+        return "EXPIRED"
+    return f"{days} days{' (renew soon)' if cert.expires_soon() else ''}"
+
+
+class CertificateInline(admin.TabularInline):
+    model = Certificate
+    extra = 0
+    fields = ("serial", "not_after", "expires", "revoked_at", "revocation_reason")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="expires in")
+    def expires(self, cert: Certificate) -> str:
+        return expiry_text(cert)
 
 
 @admin.register(Host)
@@ -37,8 +64,8 @@ class HostAdmin(admin.ModelAdmin):
         "reported_hostname",
         "created_at",
     )
-    inlines = [ApiKeyInline]
-    actions = ["create_agent_key"]
+    inlines = [ApiKeyInline, CertificateInline]
+    actions = ["create_agent_key", "make_enrollment_token"]
 
     @admin.display(description="status")
     def status_now(self, host: Host) -> str:
@@ -50,6 +77,17 @@ class HostAdmin(admin.ModelAdmin):
             _, raw = ApiKey.issue("agent", host=host, label="created in admin")
             self.message_user(
                 request, f"Agent key for {host.name} (copy it now, it is not shown again): {raw}", messages.WARNING
+            )
+
+    @admin.action(description="Make an enrollment token for `python -m agent enroll` (shown once)")
+    def make_enrollment_token(self, request: HttpRequest, queryset: Any) -> None:
+        for host in queryset:
+            token, raw = EnrollmentToken.issue(host)
+            self.message_user(
+                request,
+                f"Enrollment token for {host.name}, valid once until {token.expires_at:%Y-%m-%d %H:%M} UTC "
+                f"(copy it now): python -m agent enroll --server {settings.PUBLIC_URL} --token {raw}",
+                messages.WARNING,
             )
 
 
@@ -81,3 +119,43 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             key.revoke()
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(Certificate)
+class CertificateAdmin(admin.ModelAdmin):
+    """Certificates are issued by `manage.py certs` or enrollment, never typed in: read-only but for revoking."""
+
+    list_display = ("common_name", "kind", "serial", "not_after", "expires", "revoked_at", "revocation_reason")
+    list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("common_name", "serial", "fingerprint")
+    readonly_fields = [f.name for f in Certificate._meta.fields]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="expires in", ordering="not_after")
+    def expires(self, cert: Certificate) -> str:
+        return expiry_text(cert)
+
+    @admin.action(description="Revoke selected certificates (rewrites the CRL)")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        revoked = sum(cert.revoke("revoked in admin") for cert in queryset)
+        self.message_user(request, f"Revoked {revoked} certificate(s).")
+
+
+@admin.register(EnrollmentToken)
+class EnrollmentTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "host", "created_at", "expires_at", "used_at", "usable")
+    search_fields = ("prefix", "host__name")
+    readonly_fields = ("prefix", "host", "created_at", "expires_at", "used_at", "certificate")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # use the host's "Make an enrollment token" action: the secret is shown only then
+
+    @admin.display(boolean=True)
+    def usable(self, token: EnrollmentToken) -> bool:
+        return token.used_at is None and token.expires_at > timezone.now()

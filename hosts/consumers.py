@@ -19,12 +19,13 @@ from hosts.models import Host
 from hosts.views import host_page_context, sentiment_context
 from metrics.history import live_point
 from statusdash import live
+from statusdash.observability import CountedWebSocketMixin
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 
 
-class LiveConsumer(AsyncWebsocketConsumer):
+class LiveConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
     """Authenticates on connect (close 4401) and joins `self.groups_to_join()`."""
 
     joined: list[str]

@@ -7,19 +7,23 @@ Each refusal carries a reason that is returned to the agent and logged.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils import timezone
 
-from hosts.models import ApiKey, ApiKeyScope, Host, hash_key
+from hosts import pki
+from hosts.models import ApiKey, ApiKeyScope, Certificate, CertificateRefused, Host, hash_key
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,7 @@ class AgentIdentity:
     host: Host
     method: str  # "certificate" or "api_key"
     api_key: ApiKey | None = None
+    certificate: Certificate | None = None
 
 
 def presented_api_key(request: HttpRequest) -> str | None:
@@ -45,20 +50,110 @@ def presented_api_key(request: HttpRequest) -> str | None:
     return request.headers.get("X-API-Key", "").strip() or None
 
 
-def client_certificate_cn(request: HttpRequest) -> str | None:
-    """The CN of a client certificate the TLS layer verified, if any.
+FORWARDED_HEADERS = ("X-SSL-Client-Verify", "X-SSL-Client-S-DN", "X-SSL-Client-Cert", "X-SSL-Client-Fingerprint")
 
-    Daphne's TLS endpoint puts the verified chain into the ASGI scope's `tls`
-    extension; certificates forwarded by a trusted proxy are handled by the mTLS module.
-    """
+
+def client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or ""
+
+
+def from_trusted_proxy(request: HttpRequest) -> bool:
+    try:
+        address = ipaddress.ip_address(client_address(request))
+    except ValueError:
+        return False
+    return any(address in network for network in trusted_proxy_networks())
+
+
+@functools.cache
+def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def trusted_proxy_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return _networks(tuple(settings.TRUSTED_PROXIES))
+
+
+def tls_certificate(request: HttpRequest) -> tuple[x509.Certificate | None, str]:
+    """The client certificate Daphne's TLS endpoint (statusdash/tls.py) put into the ASGI scope,
+    and OpenSSL's verification error, if any."""
     scope = getattr(request, "scope", None) or {}
     tls = (scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or []
-    if not chain or tls.get("client_cert_error"):
+    if not chain:
+        return None, ""
+    return pki.load_certificate(chain[0]), tls.get("client_cert_error") or ""
+
+
+def forwarded_certificate(request: HttpRequest) -> x509.Certificate | None:
+    """The client certificate a trusted reverse proxy verified and forwarded (deploy/nginx)."""
+    verify = request.headers.get("X-SSL-Client-Verify", "").strip()
+    if not verify or verify == "NONE":
         return None
-    certificate = x509.load_pem_x509_certificate(chain[0].encode())
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else None
+    if verify != "SUCCESS":
+        raise IdentityRefused(403, f"client certificate refused by the proxy: {verify}")
+    escaped = request.headers.get("X-SSL-Client-Cert", "")
+    if not escaped:
+        raise IdentityRefused(403, "the proxy verified a certificate but did not forward it (X-SSL-Client-Cert)")
+    try:
+        return pki.load_certificate(unquote(escaped))
+    except pki.CertificateProblem as problem:
+        raise IdentityRefused(400, f"X-SSL-Client-Cert: {problem}") from None
+
+
+def presented_certificate(request: HttpRequest) -> tuple[x509.Certificate | None, str]:
+    """The client certificate from the TLS layer or a trusted proxy, and OpenSSL's complaint if any."""
+    certificate, tls_error = tls_certificate(request)
+    if certificate is not None:
+        return certificate, tls_error
+    forwarded = any(request.headers.get(name) for name in FORWARDED_HEADERS)
+    if forwarded and from_trusted_proxy(request):
+        return forwarded_certificate(request), ""
+    if forwarded:
+        log.warning("ignored X-SSL-Client headers from untrusted address", extra={"client": client_address(request)})
+        if settings.MTLS_ENABLED:
+            raise IdentityRefused(
+                403,
+                f"X-SSL-Client headers from {client_address(request)} are ignored: "
+                "it is not in TRUSTED_PROXIES; present the certificate over TLS",
+            )
+    return None, ""
+
+
+_certificate_cache: dict[str, tuple[float, AgentIdentity]] = {}
+_certificate_cache_lock = threading.Lock()
+
+
+def certificate_identity(certificate: x509.Certificate) -> AgentIdentity:
+    """The host a client certificate names, remembered for AUTH_CACHE_SECONDS once accepted.
+
+    The full check (a CA signature, a revocation row, the host) costs over a
+    millisecond per report; a cached answer is dropped when a certificate or host
+    changes in this process, and expiry is checked on every request.
+    """
+    fingerprint = pki.fingerprint(certificate)
+    hit = _certificate_cache.get(fingerprint)
+    if hit is not None and hit[0] > time.monotonic() and timezone.now() <= certificate.not_valid_after_utc:
+        return hit[1]
+    identity = _check_certificate(certificate)
+    if settings.AUTH_CACHE_SECONDS:
+        with _certificate_cache_lock:
+            _certificate_cache[fingerprint] = (time.monotonic() + settings.AUTH_CACHE_SECONDS, identity)
+    return identity
+
+
+def _check_certificate(certificate: x509.Certificate) -> AgentIdentity:
+    try:
+        record = Certificate.objects.check_client(certificate)
+    except CertificateRefused as refused:
+        raise IdentityRefused(403, f"client certificate refused: {refused}") from None
+    cn = pki.common_name(certificate.subject) or ""
+    host = Host.objects.filter(name=cn).first()
+    if host is None:
+        raise IdentityRefused(403, f"certificate CN {cn!r} is not a known host")
+    if not host.enabled:
+        raise IdentityRefused(403, f"host {cn!r} is disabled")
+    return AgentIdentity(host=host, method="certificate", certificate=record)
 
 
 _key_cache: dict[str, tuple[float, ApiKey]] = {}
@@ -86,20 +181,34 @@ def cached_key(raw: str) -> ApiKey | None:
 
 @receiver([post_save, post_delete], sender=ApiKey)
 @receiver([post_save, post_delete], sender=Host)
+@receiver([post_save, post_delete], sender=Certificate)
 def forget_cached_keys(**kwargs: object) -> None:
     with _key_cache_lock:
         _key_cache.clear()
+    with _certificate_cache_lock:
+        _certificate_cache.clear()
 
 
 def identify_agent(request: HttpRequest) -> AgentIdentity:
-    cn = client_certificate_cn(request)
-    if cn is not None:
-        host = Host.objects.filter(name=cn).first()
-        if host is None:
-            raise IdentityRefused(403, f"certificate CN {cn!r} is not a known host")
-        if not host.enabled:
-            raise IdentityRefused(403, f"host {cn!r} is disabled")
-        return AgentIdentity(host=host, method="certificate")
+    try:
+        return _identify_agent(request)
+    except IdentityRefused as refused:
+        log.warning(
+            "agent refused",
+            extra={"client": client_address(request), "status": refused.status, "reason": refused.reason},
+        )
+        raise
+
+
+def _identify_agent(request: HttpRequest) -> AgentIdentity:
+    certificate, tls_error = presented_certificate(request)
+    if certificate is not None:
+        # Our own check runs first because its reasons are clearer than OpenSSL's;
+        # OpenSSL's verdict (which also weighs key usage) still has the last word.
+        identity = certificate_identity(certificate)
+        if tls_error:
+            raise IdentityRefused(403, f"client certificate refused: {tls_error}")
+        return identity
 
     raw = presented_api_key(request)
     if settings.MTLS_ENABLED:

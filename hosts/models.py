@@ -6,8 +6,9 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from cryptography import x509
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -16,6 +17,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from hosts import pki
 from statusdash.lib.writelock import write_transaction
 
 HOST_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}\Z")
@@ -147,6 +149,7 @@ class ApiKey(models.Model):
             models.CheckConstraint(
                 name="agent_keys_have_a_host",
                 condition=~models.Q(scope="agent") | models.Q(host__isnull=False),
+                violation_error_message="An agent key needs a host: it may only report for that host.",
             ),
         ]
         verbose_name = "API key"
@@ -213,3 +216,192 @@ class LiveEvent(models.Model):
             # Deleting by id (not "everything") keeps rows written meanwhile for the next pass.
             LiveEvent.objects.filter(id__in=[e.id for e in events]).delete()
         return events
+
+
+class CertificateKind(models.TextChoices):
+    CA = "ca"
+    SERVER = "server"
+    CLIENT = "client"
+
+
+class CertificateRefused(Exception):
+    """A client certificate we do not accept; the message is the reason given to the agent."""
+
+
+class CertificateQuerySet(models.QuerySet["Certificate"]):
+    def clients(self) -> CertificateQuerySet:
+        return self.filter(kind=CertificateKind.CLIENT)
+
+    def check_client(self, certificate: x509.Certificate) -> Certificate:
+        """The record of a presented client certificate, if it is ours, valid now and not revoked.
+
+        This is the one verification every path uses: Daphne's TLS endpoint, nginx's
+        forwarded header, `certs verify`. Raises CertificateRefused with the reason.
+        """
+        try:
+            pki.check_signed_by_ca(certificate)
+        except pki.CertificateProblem as problem:
+            raise CertificateRefused(str(problem)) from None
+        record = self.filter(fingerprint=pki.fingerprint(certificate)).select_related("host").first()
+        if record is None:
+            # Signed by our key but never recorded: a CA key used elsewhere, or a database restored from before.
+            raise CertificateRefused(f"certificate serial {pki.serial_hex(certificate)} was not issued by this hub")
+        if record.kind != CertificateKind.CLIENT:
+            raise CertificateRefused(f"a {record.kind} certificate cannot identify an agent")
+        if record.revoked_at is not None:
+            reason = f" ({record.revocation_reason})" if record.revocation_reason else ""
+            raise CertificateRefused(f"certificate was revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC{reason}")
+        return record
+
+
+class Certificate(models.Model):
+    """Every certificate the hub's CA issued: what the admin lists, and what revocation marks."""
+
+    kind = models.CharField(max_length=10, choices=CertificateKind.choices)
+    serial = models.CharField(max_length=40, unique=True, help_text="Hexadecimal.")
+    fingerprint = models.CharField(max_length=64, unique=True, help_text="SHA-256, hexadecimal.")
+    common_name = models.CharField(max_length=255, db_index=True)
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificates")
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField(db_index=True)
+    issued_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=200, blank=True)
+    pem = models.TextField(help_text="The certificate (public).")
+
+    objects = CertificateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["common_name", "-not_after"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.common_name} ({self.serial[:12]})"
+
+    @classmethod
+    def record(cls, certificate: x509.Certificate, kind: str, host: Host | None = None) -> Certificate:
+        return cls.objects.create(
+            kind=kind,
+            serial=pki.serial_hex(certificate),
+            fingerprint=pki.fingerprint(certificate),
+            common_name=pki.common_name(certificate.subject) or "",
+            host=host,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            pem=pki.cert_pem(certificate),
+        )
+
+    @classmethod
+    def issue_client(
+        cls, host: Host, public_key: pki.PublicKey, days: int | None = None
+    ) -> tuple[Certificate, x509.Certificate]:
+        """Sign a client certificate whose CN is the host's name, and record it."""
+        certificate = pki.CertificateAuthority.load().sign(
+            public_key, host.name, server=False, days=days or pki.CLIENT_DAYS
+        )
+        return cls.record(certificate, CertificateKind.CLIENT, host), certificate
+
+    def days_left(self, now: datetime | None = None) -> int:
+        return (self.not_after - (now or timezone.now())).days
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def expires_soon(self, now: datetime | None = None) -> bool:
+        return self.days_left(now) < settings.CERT_EXPIRY_WARNING_DAYS
+
+    def revoke(self, reason: str = "") -> bool:
+        """Revoke and rewrite the CRL. False if it was already revoked."""
+        # Conditional update: two admins revoking at once record one revocation time.
+        changed = Certificate.objects.filter(pk=self.pk, revoked_at=None).update(
+            revoked_at=timezone.now(), revocation_reason=reason[:200]
+        )
+        self.refresh_from_db(fields=["revoked_at", "revocation_reason"])
+        if changed:
+            # update() sends no signal; this one tells identity caches to forget the certificate.
+            models.signals.post_save.send(sender=Certificate, instance=self, created=False, update_fields=None)
+        revoked = Certificate.objects.exclude(revoked_at=None).values_list("serial", "revoked_at")
+        pki.CertificateAuthority.load().write_crl([(int(serial, 16), at) for serial, at in revoked if at])
+        return bool(changed)
+
+
+def latest_client_certificates(hosts: list[Host]) -> dict[int, Certificate]:
+    """Each host's newest unrevoked client certificate, for the host page and the expiry check."""
+    latest: dict[int, Certificate] = {}
+    for cert in Certificate.objects.clients().filter(host__in=hosts, revoked_at=None).order_by("not_after"):
+        latest[cert.host_id] = cert  # type: ignore[index]  # ordered by not_after: the last one wins
+    return latest
+
+
+def certificate_days_left_if_expiring(hosts: list[Host], now: datetime) -> dict[int, int]:
+    """Days left on each host's newest certificate, for hosts where that is within the warning."""
+    latest = latest_client_certificates(hosts)
+    return {host_id: cert.days_left(now) for host_id, cert in latest.items() if cert.expires_soon(now)}
+
+
+class EnrollmentRefused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class EnrollmentToken(models.Model):
+    """A one-time secret that lets a new agent exchange a CSR for its client certificate."""
+
+    DEFAULT_HOURS = 24
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="enrollment_tokens")
+    prefix = models.CharField(max_length=ApiKey.PREFIX_LENGTH, editable=False)
+    hashed = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    certificate = models.ForeignKey(Certificate, null=True, blank=True, on_delete=models.SET_NULL, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… for {self.host}"
+
+    @classmethod
+    def issue(cls, host: Host, hours: int = DEFAULT_HOURS) -> tuple[EnrollmentToken, str]:
+        raw = "sde_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            host=host,
+            prefix=raw[: ApiKey.PREFIX_LENGTH],
+            hashed=hash_key(raw),
+            expires_at=timezone.now() + timedelta(hours=hours),
+        )
+        return token, raw
+
+    @classmethod
+    def redeem(cls, raw: str, csr_pem: str) -> Certificate:
+        """Sign the CSR for the token's host and use the token up, or refuse and change nothing."""
+        token = cls.objects.select_related("host").filter(hashed=hash_key(raw)).first()
+        if token is None:
+            raise EnrollmentRefused(401, "unknown enrollment token")
+        if token.used_at is not None:
+            raise EnrollmentRefused(
+                403, f"this enrollment token was already used at {token.used_at:%Y-%m-%d %H:%M} UTC"
+            )
+        if timezone.now() >= token.expires_at:
+            raise EnrollmentRefused(403, f"this enrollment token expired at {token.expires_at:%Y-%m-%d %H:%M} UTC")
+        if not token.host.enabled:
+            raise EnrollmentRefused(403, f"host {token.host.name!r} is disabled")
+        try:
+            csr = pki.load_csr(csr_pem)
+        except pki.CertificateProblem as problem:
+            raise EnrollmentRefused(422, f"csr: {problem}") from None
+        cn = pki.common_name(csr.subject)
+        if cn != token.host.name:
+            raise EnrollmentRefused(400, f"csr: CN {cn!r} does not match the token's host {token.host.name!r}")
+        with write_transaction():
+            # Two agents racing with one token: only the update that still sees used_at=None wins.
+            if not cls.objects.filter(pk=token.pk, used_at=None).update(used_at=timezone.now()):
+                raise EnrollmentRefused(403, "this enrollment token was already used")
+            key = cast(pki.PublicKey, csr.public_key())  # load_csr lets only RSA and ECDSA keys through
+            record, _ = Certificate.issue_client(token.host, key)
+            cls.objects.filter(pk=token.pk).update(certificate=record)
+        return record

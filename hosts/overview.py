@@ -14,8 +14,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from alerts.models import Alert
-from hosts.models import Host, HostStatus
+from hosts.models import Host, HostStatus, certificate_days_left_if_expiring
 from metrics.latest import latest_for
+from services import sentiment
 
 
 def firing_counts(host_ids: Iterable[int]) -> dict[int, int]:
@@ -53,7 +54,11 @@ def describe_hosts(hosts: list[Host]) -> list[dict[str, Any]]:
     ids = [h.pk for h in hosts]
     latest = latest_for(ids)
     alerts = firing_counts(ids)
-    return [describe(h, latest.get(h.pk), alerts.get(h.pk, 0), now) for h in hosts]
+    expiring = certificate_days_left_if_expiring(hosts, now)
+    return [
+        {**describe(h, latest.get(h.pk), alerts.get(h.pk, 0), now), "certificate_days_left": expiring.get(h.pk)}
+        for h in hosts
+    ]
 
 
 def status_counts(hosts: list[Host]) -> dict[str, int]:
@@ -64,21 +69,12 @@ def status_counts(hosts: list[Host]) -> dict[str, int]:
     return counts
 
 
-def overall_sentiment(hosts: list[Host]) -> dict[str, Any]:
-    """The design's overall health answer. Services join with the events issue.
+def overall_sentiment(hosts: list[Host] | None = None) -> dict[str, Any]:
+    """The design's overall health answer: services and hosts, by the rule in services/sentiment.py.
 
-    Rule for hosts: healthy when every enabled host is online; degraded when any is
-    stale or offline but not all; unhealthy when every enabled host is offline.
+    Pass the enabled hosts when already loaded; without them the host counts come from the cache.
     """
-    counts = status_counts(hosts)
-    total = sum(counts.values())
-    if total and counts[HostStatus.OFFLINE] == total:
-        status = "unhealthy"
-    elif counts[HostStatus.OFFLINE] or counts[HostStatus.STALE]:
-        status = "degraded"
-    else:
-        status = "healthy"
-    return {"status": status, "services": [], "hosts": counts}
+    return sentiment.overall(status_counts(hosts) if hosts is not None else None)
 
 
 SORTS = ("name", "cpu", "memory", "disk", "last_seen")

@@ -12,7 +12,7 @@ from alerts.models import Alert, AlertState
 from hosts.cards import cards
 from hosts.charts import chart_tables
 from hosts.forms import OverviewFilter
-from hosts.models import Host
+from hosts.models import Host, latest_client_certificates
 from hosts.overview import all_tags, describe_hosts, filter_hosts, overall_sentiment, sort_hosts
 from metrics.history import RANGES, history_with_detail
 
@@ -69,8 +69,7 @@ def host_page_context(host: Host) -> dict[str, Any]:
     alerts = Alert.objects.filter(host=host)
     return {
         "host": cards(describe_hosts([host]))[0],
-        # Read defensively: the certificate lifecycle lands with the enrolment issue.
-        "certificate_not_after": getattr(host, "certificate_not_after", None),
+        "certificate": latest_client_certificates([host]).get(host.pk),
         "firing": list(alerts.filter(state=AlertState.FIRING)),
         "recent": list(alerts.filter(state=AlertState.RESOLVED)[:RECENT_ALERTS]),
     }

@@ -21,7 +21,7 @@ from metrics.schemas import (
     ReportValid,
     report_body_json_schema,
 )
-from statusdash import live
+from statusdash import live, observability
 from statusdash.lib.jsonparse import BodyTooLarge, StrictJSONParser
 
 log = logging.getLogger("statusdash.ingest")
@@ -95,6 +95,7 @@ def report(request: HttpRequest) -> Status:
     if stored:
         latest.remember(max(stored, key=lambda s: s.collected_at))
         live.host_updated(identity.host.pk)
+    observability.record_ingest(len(stored), duplicates, time.perf_counter() - started)
     log.info(
         "report accepted",
         extra={

@@ -1,16 +1,22 @@
-"""History for charts: downsampled server-side to at most about 600 points a series."""
+"""History for charts: downsampled server-side to at most about 600 points a series.
+
+Ranges within RAW_RETENTION_HOURS read raw samples; longer ones read the coarsest
+rollup tier that still gives ~600 points, so a 30-day chart reads hundreds of rows.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Avg, F, FloatField, Func, IntegerField, Max
+from django.conf import settings
+from django.db.models import Avg, F, FloatField, IntegerField, Max, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from hosts.models import Host
-from metrics.models import MetricSample
+from metrics.epoch import EpochSeconds
+from metrics.models import CHARTED_COLUMNS, MetricRollup, MetricSample
 
 RANGES = {
     "1h": timedelta(hours=1),
@@ -20,60 +26,67 @@ RANGES = {
     "30d": timedelta(days=30),
 }
 MAX_POINTS = 600
-SERIES = [
-    "cpu_percent",
-    "load_1",
-    "load_5",
-    "load_15",
-    "memory_percent",
-    "swap_percent",
-    "disk_percent",
-    "net_rx_bps",
-    "net_tx_bps",
-    "disk_read_bps",
-    "disk_write_bps",
-]
-
-
-class EpochSeconds(Func):
-    """Seconds since 1970 of a datetime column, on SQLite and PostgreSQL."""
-
-    output_field = IntegerField()
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler, connection, template="CAST((julianday(%(expressions)s) - 2440587.5) * 86400 AS INTEGER)", **extra
-        )
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)", **extra
-        )
+SERIES = CHARTED_COLUMNS
 
 
 def bucket_seconds(range_key: str) -> int:
     return max(1, int(RANGES[range_key].total_seconds() // MAX_POINTS))
 
 
-def _bucket_rows(host: Host, range_key: str) -> tuple[int, list[dict[str, Any]]]:
-    step = bucket_seconds(range_key)
+def rollup_step(range_key: str) -> int | None:
+    """The rollup tier a range reads, or None for raw samples."""
+    span = RANGES[range_key].total_seconds()
+    if span <= settings.RAW_RETENTION_HOURS * 3600 or not settings.ROLLUP_TIERS:
+        return None
+    wanted = bucket_seconds(range_key)
+    covering = [step for step, keep in settings.ROLLUP_TIERS if keep >= span]
+    if not covering:
+        return max(settings.ROLLUP_TIERS, key=lambda tier: tier[1])[0]
+    fine_enough = [step for step in covering if step <= wanted]
+    return max(fine_enough) if fine_enough else min(covering)
+
+
+def history(host: Host, range_key: str) -> dict[str, Any]:
+    """Average per bucket for each series (peaks kept for CPU), oldest first."""
+    return _history(host, range_key)[0]
+
+
+def _history(host: Host, range_key: str) -> tuple[dict[str, Any], list[int] | None]:
+    """`history`, and for raw ranges the id of each bucket's newest sample (None for rollups)."""
     since = timezone.now() - RANGES[range_key]
-    rows = (
-        MetricSample.objects.filter(host=host, collected_at__gte=since)
-        .annotate(bucket=Cast(EpochSeconds("collected_at") / step, IntegerField()))
-        .values("bucket")
-        .annotate(
-            **{f"avg_{name}": Avg(F(name), output_field=FloatField()) for name in SERIES},
-            max_cpu_percent=Max("cpu_percent"),
-            last_id=Max("id"),
+    tier = rollup_step(range_key)
+    if tier is None:
+        step = bucket_seconds(range_key)
+        points = list(
+            MetricSample.objects.filter(host=host, collected_at__gte=since)
+            .annotate(bucket=Cast(EpochSeconds("collected_at") / step, IntegerField()))
+            .values("bucket")
+            .annotate(
+                **{f"avg_{name}": Avg(F(name), output_field=FloatField()) for name in SERIES},
+                max_cpu_percent=Max("cpu_percent"),
+                last_id=Max("id"),
+            )
+            .order_by("bucket")
         )
-        .order_by("bucket")
-    )
-    return step, list(rows)
-
-
-def _summary(range_key: str, step: int, points: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+    else:
+        # A whole number of rollup steps per point, so every point covers the same time.
+        step = -(-bucket_seconds(range_key) // tier) * tier
+        points = list(
+            MetricRollup.objects.filter(host=host, step=tier, bucket_start__gte=since)
+            .annotate(bucket=Cast(EpochSeconds("bucket_start") / step, IntegerField()))
+            .values("bucket")
+            .annotate(
+                # Weighted by sample count: the average of the samples, not of the averages.
+                **{
+                    f"avg_{name}": Sum(F(f"{name}_avg") * F("sample_count"), output_field=FloatField())
+                    / Sum("sample_count", output_field=FloatField())
+                    for name in SERIES
+                },
+                max_cpu_percent=Max("cpu_percent_max"),
+            )
+            .order_by("bucket")
+        )
+    result = {
         "range": range_key,
         "step_seconds": step,
         "timestamps": [p["bucket"] * step for p in points],
@@ -82,25 +95,28 @@ def _summary(range_key: str, step: int, points: list[dict[str, Any]]) -> dict[st
             "cpu_max": [p["max_cpu_percent"] for p in points],
         },
     }
-
-
-def history(host: Host, range_key: str) -> dict[str, Any]:
-    """Average per bucket for each series (peaks kept for CPU), oldest first."""
-    step, points = _bucket_rows(host, range_key)
-    return _summary(range_key, step, points)
+    return result, [p["last_id"] for p in points] if tier is None else None
 
 
 def history_with_detail(host: Host, range_key: str) -> dict[str, Any]:
     """`history` plus per-core CPU, per-mount disk usage and per-interface network series.
 
-    Those live in each sample's JSON `detail`, which SQL cannot average portably, so
-    each bucket shows its newest sample's detail: one extra query for at most
-    MAX_POINTS rows, whatever the range.
+    Those live in raw samples' JSON `detail` (kept DETAIL_RETENTION_HOURS), which SQL
+    cannot average portably, so each bucket shows its newest sample's detail: one
+    extra query for at most MAX_POINTS rows. Ranges read from rollups have no detail:
+    they show the fullest mount and all interfaces together instead.
     """
-    step, points = _bucket_rows(host, range_key)
-    result = _summary(range_key, step, points)
-    details = dict(MetricSample.objects.filter(id__in=[p["last_id"] for p in points]).values_list("id", "detail"))
-    result["detail"] = detail_series([details.get(p["last_id"], {}) for p in points])
+    result, last_ids = _history(host, range_key)
+    if last_ids is None:
+        series = result["series"]
+        result["detail"] = {
+            "cores": [],
+            "disks": {"fullest mount": series["disk_percent"]},
+            "network": {"all": {"rx": series["net_rx_bps"], "tx": series["net_tx_bps"]}},
+        }
+        return result
+    details = dict(MetricSample.objects.filter(id__in=last_ids).values_list("id", "detail"))
+    result["detail"] = detail_series([details.get(i) or {} for i in last_ids])
     return result
 
 

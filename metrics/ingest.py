@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from alerts.evaluate import evaluate_samples
 from hosts.models import Host
 from metrics.models import MetricSample
 from statusdash.lib.writelock import write_transaction
@@ -74,9 +75,7 @@ class GroupCommitWriter:
                     try:
                         # A savepoint each: one host deleted meanwhile fails only its own request.
                         with transaction.atomic():
-                            outcomes.append(
-                                (submission, MetricSample.store_reports(submission.host, submission.reports))
-                            )
+                            outcomes.append((submission, store_and_evaluate(submission.host, submission.reports)))
                     except Exception as error:
                         outcomes.append((submission, error))
         except Exception as error:  # the commit itself failed (disk full, database gone)
@@ -95,8 +94,24 @@ class GroupCommitWriter:
 _writer = GroupCommitWriter()
 
 
+def store_and_evaluate(host: Host, reports: list[dict[str, Any]]) -> tuple[list[MetricSample], int]:
+    """Store reports and evaluate the threshold rules against them, in one transaction."""
+    stored, duplicates = MetricSample.store_reports(host, reports)
+    try:
+        with transaction.atomic():
+            evaluate_samples(host, stored)
+    except Exception:  # a broken rule must not cost the data: keep the samples, log the rule error
+        log.exception("alert evaluation failed", extra={"host": host.name})
+    return stored, duplicates
+
+
 def store_reports(host: Host, reports: list[dict[str, Any]]) -> tuple[list[MetricSample], int]:
-    """Store validated reports for a host; returns (samples stored, duplicates)."""
+    """Store validated reports for a host and evaluate alert rules; returns (samples stored, duplicates).
+
+    Evaluation runs with the write so that the alert rows it writes share the commit
+    (and, on SQLite, the single writer) instead of contending for the lock.
+    """
     if settings.INGEST_GROUP_COMMIT and not connection.in_atomic_block:
         return _writer.submit(host, reports)
-    return MetricSample.store_reports(host, reports)
+    with transaction.atomic():
+        return store_and_evaluate(host, reports)

@@ -6,15 +6,19 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 
 from hosts.api import router as hosts_router
+from hosts.enroll_api import router as enroll_router
 from hosts.identity import IdentityRefused
 from metrics.api import router as metrics_router
 from metrics.schemas import report_body_json_schema
+from services.api import router as events_router
 from statusdash.auth import issue_token
 from statusdash.lib.jsonparse import StrictJSONParser
+from statusdash.observability import logged_api_view
 
 
 class StatusdashAPI(NinjaAPI):
@@ -23,6 +27,13 @@ class StatusdashAPI(NinjaAPI):
         # Bodies parsed by hand (the report endpoints) document their models here.
         schema["components"]["schemas"].update(report_body_json_schema()[1])
         return schema
+
+    def _get_urls(self) -> Any:
+        patterns = super()._get_urls()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = logged_api_view(pattern.callback)
+        return patterns
 
 
 api = StatusdashAPI(
@@ -77,3 +88,5 @@ def create_token(request: HttpRequest, credentials: TokenIn) -> Status:
 
 api.add_router("/metrics", metrics_router)
 api.add_router("/hosts", hosts_router)
+api.add_router("/events", events_router)
+api.add_router("/enroll", enroll_router)

@@ -39,8 +39,18 @@ def host_updated(host_id: int) -> None:
     transaction.on_commit(lambda: _publish([hosts_group(), host_group(host_id)], event))
 
 
+def alerts_group() -> str:
+    return "alerts"
+
+
+def alerts_changed() -> None:
+    """An alert fired, resolved, was acknowledged or silenced: redraw alert lists."""
+    event = {"type": "alerts.changed"}
+    transaction.on_commit(lambda: _publish([alerts_group()], event))
+
+
 def sentiment_changed() -> None:
-    """The overall sentiment or the services list changed: redraw the overview's header and services panel."""
+    """A service changed status: redraw the overall status and the services panel."""
     event = {"type": "sentiment.updated"}
     transaction.on_commit(lambda: _publish([hosts_group()], event))
 

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ def local_host_name() -> str:
     return name or "localhost"
 
 
-def ensure_local_agent_env(data_dir: Path, port: int) -> Path:
+def ensure_local_agent_env(data_dir: Path, port: int, mtls: bool = False) -> Path:
     """An env file for the local agent with a valid agent key, reused across restarts."""
     from hosts.management.commands.apikey import ensure_host
     from hosts.models import ApiKey, ApiKeyScope
@@ -48,16 +49,30 @@ def ensure_local_agent_env(data_dir: Path, port: int) -> Path:
         "REPORT_INTERVAL": "10",
         "SPOOL_DIR": str(data_dir / "agent" / "spool"),
     }
+    if mtls:
+        # Same port, TLS with client certificates: the local agent gets one from the vault.
+        from hosts import pki, vault
+
+        vault.ensure_ca()
+        vault.ensure_server_certificate()
+        tls_cert, tls_key = vault.ensure_client_files(host)
+        lines.update(
+            SERVER_URL=f"https://127.0.0.1:{port}",
+            MTLS_ENABLED="true",
+            TLS_CERT=str(tls_cert),
+            TLS_KEY=str(tls_key),
+            TLS_CA=str(pki.ca_paths()[0]),
+        )
     env_path.touch(mode=0o600)
     env_path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
     return env_path
 
 
-def wait_for_health(url: str, seconds: float) -> bool:
+def wait_for_health(url: str, seconds: float, context: ssl.SSLContext | None = None) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1, context=context) as response:
                 if response.status == 200:
                     return True
         except OSError:
@@ -73,12 +88,20 @@ def main() -> int:
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     call_command("ensure_admin", generate_if_unset=True)
-    agent_env = ensure_local_agent_env(settings.DATA_DIR, settings.STATUS_PORT)
+    agent_env = ensure_local_agent_env(settings.DATA_DIR, settings.STATUS_PORT, settings.MTLS_ENABLED)
 
     python = sys.executable
     port = str(settings.STATUS_PORT)
+    web = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "statusdash.asgi:application"]
+    scheme, tls_context = "http", None
+    if settings.MTLS_ENABLED:
+        from hosts import pki
+
+        # Daphne's own ssl: endpoint cannot check client certificates; statusdash/tls.py can.
+        web = [python, "-m", "statusdash.tls_server", "-b", "127.0.0.1", "-p", port]
+        scheme, tls_context = "https", ssl.create_default_context(cafile=str(pki.ca_paths()[0]))
     commands = {
-        "web": [python, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "statusdash.asgi:application"],
+        "web": web,
         "worker": [
             python,
             "-m",
@@ -106,16 +129,16 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     children["web"] = subprocess.Popen(commands["web"])
-    if not wait_for_health(f"http://127.0.0.1:{port}/health", 30):
+    if not wait_for_health(f"{scheme}://127.0.0.1:{port}/health", 30, tls_context):
         print("statusdash: the web server did not become healthy; see the output above", file=sys.stderr)
         stopping = True
     else:
         children["worker"] = subprocess.Popen(commands["worker"])
         children["agent"] = subprocess.Popen(commands["agent"])
         print(
-            f"\n  statusdash is running: http://127.0.0.1:{port}/\n"
+            f"\n  statusdash is running: {scheme}://127.0.0.1:{port}/\n"
             f"  log in as admin (password: STATUS_ADMIN_PASSWORD, or the one printed at first start)\n"
-            f"  admin: http://127.0.0.1:{port}/admin/   API docs: http://127.0.0.1:{port}/api/docs\n"
+            f"  admin: {scheme}://127.0.0.1:{port}/admin/   API docs: {scheme}://127.0.0.1:{port}/api/docs\n"
             f"  Ctrl-C stops everything.\n",
             flush=True,
         )

@@ -7,6 +7,7 @@ loopback. Bad values stop start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from statusdash.lib.env import (
     env_bool,
     env_int,
     env_list,
+    env_networks,
     env_percent,
     env_str,
     load_env_file,
@@ -112,6 +114,7 @@ INSTALLED_APPS = [
     "hosts",
     "metrics",
     "alerts",
+    "services",
 ]
 
 MIDDLEWARE = [
@@ -266,3 +269,76 @@ LOGGING = {
 # for one username from one address, further attempts are refused for the window.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
+# --- Alerting, rollups, retention and backups (alerts/, metrics/tasks.py, statusdash/backup.py) ---
+from celery.schedules import crontab  # noqa: E402
+
+from statusdash.lib.env import env_tiers  # noqa: E402
+
+# Transitions within this window go out as one message per channel (a rack losing power: one message).
+ALERT_GROUP_WINDOW_SECONDS = env_int("ALERT_GROUP_WINDOW_SECONDS", 30, minimum=0, maximum=3600)
+# Firing, unacknowledged alerts are notified again this often; 0 turns reminders off.
+ALERT_REPEAT_MINUTES = env_int("ALERT_REPEAT_MINUTES", 240, minimum=0)
+ALERT_SWEEP_SECONDS = env_int("ALERT_SWEEP_SECONDS", 30, minimum=1, maximum=3600)
+ALERT_DISPATCH_SECONDS = env_int("ALERT_DISPATCH_SECONDS", 10, minimum=1, maximum=3600)
+# First retry of a failed notification after this many seconds, doubling each time.
+NOTIFY_RETRY_SECONDS = env_int("NOTIFY_RETRY_SECONDS", 10, minimum=1, maximum=600)
+RAW_RETENTION_HOURS = env_int("RAW_RETENTION_HOURS", 48, minimum=1, maximum=24 * RETENTION_DAYS)
+# Raw samples keep their per-core/mount/interface detail this long, then only the charted columns.
+DETAIL_RETENTION_HOURS = env_int("DETAIL_RETENTION_HOURS", 6, minimum=1, maximum=RAW_RETENTION_HOURS)
+# (step, keep) seconds per rollup tier, finest first; keep is capped at RETENTION_DAYS. The
+# defaults are what the charts read: 7 days from 15-minute buckets, 30 days from hourly ones.
+ROLLUP_TIERS = env_tiers("ROLLUP_TIERS", "15m,1h", RETENTION_DAYS * 86400)
+ROLLUP_SECONDS = env_int("ROLLUP_SECONDS", 60, minimum=5, maximum=3600)
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7, minimum=1)
+BACKUP_HOUR = env_int("BACKUP_HOUR", 3, minimum=0, maximum=23)
+
+CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.tasks.sweep_alerts", "schedule": ALERT_SWEEP_SECONDS}
+CELERY_BEAT_SCHEDULE["alerts-dispatch"] = {
+    "task": "alerts.tasks.dispatch_notifications",
+    "schedule": ALERT_DISPATCH_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["metrics-rollup"] = {"task": "metrics.tasks.roll_up", "schedule": ROLLUP_SECONDS}
+CELERY_BEAT_SCHEDULE["metrics-retention"] = {"task": "metrics.tasks.apply_retention", "schedule": 3600}
+CELERY_BEAT_SCHEDULE["daily-backup"] = {
+    "task": "metrics.tasks.backup_database",
+    "schedule": crontab(hour=BACKUP_HOUR, minute=17),
+}
+
+# --- Service health events (services/) ---
+# Seconds between a service's health events unless set per service; silent for 3 of these -> unknown.
+SERVICE_EXPECTED_INTERVAL = env_int("SERVICE_EXPECTED_INTERVAL", 30, minimum=1, maximum=86400)
+STATUS_PAGE_TITLE = env_str("STATUS_PAGE_TITLE", "Status")
+# The public /status/ page is cached this long, in the server cache and by browsers and proxies.
+STATUS_PAGE_CACHE_SECONDS = env_int("STATUS_PAGE_CACHE_SECONDS", 30, minimum=0, maximum=3600)
+CELERY_TASK_ROUTES = {"statusdash.domain_event": {"queue": "domain-events"}}
+# Listed so a worker started without -Q consumes domain events as well as the sweeps.
+CELERY_TASK_QUEUES = {"celery": {}, "domain-events": {"exchange": "domain-events"}}
+CELERY_BEAT_SCHEDULE["services-staleness"] = {"task": "services.sweep_stale", "schedule": 15.0}
+CELERY_BEAT_SCHEDULE["services-availability"] = {"task": "services.roll_up_availability", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["services-prune"] = {"task": "services.prune_history", "schedule": 3600.0}
+
+# The hub's own metrics (GET /metrics, statusdash/observability.py). Daphne and Celery
+# processes each write their counters to files in this directory and a scrape sums them,
+# so every process that shares a hub must share it (a local disk: the files are mmapped).
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR") or str(DATA_DIR / "prometheus")).resolve()
+try:
+    PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as error:
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR: cannot create {PROMETHEUS_MULTIPROC_DIR}: {error}") from None
+# Scrapers at these addresses (or CIDR networks) read /metrics without a key; anyone
+# else needs a read API key. Empty: a key is always required.
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
+
+# --- mTLS certificates (hosts/pki.py) ---
+# A client certificate this close to expiry shows on the host page and fires `certificate-expiring`.
+CERT_EXPIRY_WARNING_DAYS = env_int("CERT_EXPIRY_WARNING_DAYS", 14, minimum=1, maximum=365)
+CELERY_BEAT_SCHEDULE["certificate-expiry"] = {
+    "task": "hosts.tasks.check_certificate_expiry",
+    "schedule": 3600.0,
+}
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR network") from None

@@ -96,11 +96,17 @@ def wait_until_healthy(base_url: str, seconds: float = 30, process: subprocess.P
     raise RuntimeError(f"{base_url} did not become healthy in {seconds} s")
 
 
+class ServerURL(str):
+    """A server's base URL that also knows the server's process id."""
+
+    pid: int
+
+
 @contextlib.contextmanager
 def daphne_server(
     env: dict[str, str] | None = None, extra_args: list[str] | None = None, port: int | None = None
-) -> Iterator[str]:
-    """A real Daphne serving statusdash on a free loopback port; yields its base URL."""
+) -> Iterator[ServerURL]:
+    """A real Daphne serving statusdash on a free loopback port; yields its base URL (with .pid)."""
     port = port or free_port()
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
@@ -121,7 +127,8 @@ def daphne_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = ServerURL(f"http://127.0.0.1:{port}")
+    base_url.pid = process.pid
     try:
         try:
             wait_until_healthy(base_url, process=process)
@@ -131,10 +138,48 @@ def daphne_server(
             raise RuntimeError(f"daphne failed to start:\n{err.decode(errors='replace')[-3000:]}") from None
         yield base_url
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any], seconds: float = 15) -> None:
+    """Ask a server or worker to stop; kill it if it has not after `seconds`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def celery_worker(env: dict[str, str] | None = None, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker for statusdash (solo pool, stderr piped); extra `args` e.g. "-Q", "a,b"."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "statusdash", "worker", "--pool=solo", "--loglevel=WARNING", *args],
+        cwd=BASE_DIR,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None) -> Any:
+    """A logged-in browser's dashboard WebSocket (a `websockets` sync connection): its
+    session cookie and the page's own Origin, over TLS when `base_url` is https."""
+    import ssl
+    from urllib.parse import urlsplit
+
+    from websockets.sync.client import connect
+
+    secure = base_url.startswith("https://")
+    return connect(
+        f"{'wss' if secure else 'ws'}://{urlsplit(base_url).netloc}/ws/dashboard/",
+        ssl=ssl.create_default_context(cafile=cafile) if secure else None,
+        additional_headers={"Cookie": f"sessionid={session_id}", "Origin": base_url},
+        open_timeout=10,
+    )

@@ -45,18 +45,18 @@ def test_expired_certificate_fails(mtls_sink, mtls_config, pki, capsys):
 def test_certificate_about_to_expire_warns(mtls_sink, mtls_config, pki, capsys):
     cert, key = pki.issue(pki.authority, "soon-host", days=6)
     assert run_checks(mtls_config._replace(tls_cert=cert, tls_key=key)) == 0
-    assert any("expires in 5 days" in l or "expires in 4 days" in l for l in lines(capsys, "[WARN]"))
+    assert any("expires in 5 days" in line or "expires in 4 days" in line for line in lines(capsys, "[WARN]"))
 
 
 def test_key_that_does_not_match_the_certificate_fails(mtls_sink, mtls_config, pki, capsys):
     _, other_key = pki.issue(pki.authority, "another-host")
     assert run_checks(mtls_config._replace(tls_key=other_key)) == 1
-    assert any("private key:" in l and "does not belong to TLS_CERT" in l for l in lines(capsys, "[FAIL]"))
+    assert any("private key:" in line and "does not belong to TLS_CERT" in line for line in lines(capsys, "[FAIL]"))
 
 
 def test_hub_certificate_not_signed_by_tls_ca_fails_the_handshake(mtls_sink, mtls_config, other_ca, capsys):
     assert run_checks(mtls_config._replace(tls_ca=other_ca[2])) == 1
-    assert any("TLS: the hub's certificate is not trusted" in l for l in lines(capsys, "[FAIL]"))
+    assert any("TLS: the hub's certificate is not trusted" in line for line in lines(capsys, "[FAIL]"))
 
 
 def test_hub_not_running_is_said_plainly(mtls_sink, mtls_config, capsys):

@@ -39,10 +39,23 @@ def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run(agent_cmd(*args), cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def start(log: Path, *args: str) -> subprocess.Popen:
-    """The daemon in the background, its log (stderr) going to a file the test can read."""
-    with open(log, "w") as stderr:
-        return subprocess.Popen(agent_cmd(*args), cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
+@pytest.fixture
+def start():
+    """Start the daemon in the background, its log (stderr) going to a file the test
+    can read; whatever a failing test leaves running is killed at teardown."""
+    processes = []
+
+    def start_agent(log: Path, *args: str) -> subprocess.Popen:
+        with open(log, "w") as stderr:
+            process = subprocess.Popen(agent_cmd(*args), cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
+        processes.append(process)
+        return process
+
+    yield start_agent
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def stop(process: subprocess.Popen, log: Path, sig: int = signal.SIGTERM) -> str:
@@ -147,7 +160,7 @@ def test_unusable_spool_dir_is_named(sink, tmp_path):
     assert result.returncode == 2 and "SPOOL_DIR: cannot use" in result.stderr
 
 
-def test_sigterm_stops_the_daemon_promptly_and_cleanly(sink, tmp_path):
+def test_sigterm_stops_the_daemon_promptly_and_cleanly(sink, tmp_path, start):
     log = tmp_path / "agent.log"
     process = start(log, "run", "--env-file", env_file(tmp_path, sink, REPORT_INTERVAL="10"))
     wait_for(lambda: "agent started" in log.read_text())
@@ -159,7 +172,7 @@ def test_sigterm_stops_the_daemon_promptly_and_cleanly(sink, tmp_path):
     assert "agent stopping; 0 report(s) left in the spool" in stderr
 
 
-def test_sigterm_while_the_hub_is_down_keeps_reports_in_the_spool(sink, tmp_path):
+def test_sigterm_while_the_hub_is_down_keeps_reports_in_the_spool(sink, tmp_path, start):
     sink.stop()
     log = tmp_path / "agent.log"
     process = start(log, "run", "--env-file", env_file(tmp_path, sink, REPORT_INTERVAL="1"))
@@ -170,7 +183,7 @@ def test_sigterm_while_the_hub_is_down_keeps_reports_in_the_spool(sink, tmp_path
     assert left >= 2 and f"agent stopping; {left} report(s) left in the spool" in stderr
 
 
-def test_kill_9_loses_nothing_already_spooled_and_restart_delivers_it(sink, tmp_path):
+def test_kill_9_loses_nothing_already_spooled_and_restart_delivers_it(sink, tmp_path, start):
     sink.stop()
     path = env_file(tmp_path, sink, REPORT_INTERVAL="1")
     log = tmp_path / "agent.log"

@@ -20,8 +20,17 @@ def report():
 
 def test_report_has_every_section_of_the_hub_schema(report):
     assert set(report) == {
-        "collected_at", "cpu", "memory", "swap", "disks", "disk_io", "network",
-        "uptime_seconds", "process_count", "temperatures", "system",
+        "collected_at",
+        "cpu",
+        "memory",
+        "swap",
+        "disks",
+        "disk_io",
+        "network",
+        "uptime_seconds",
+        "process_count",
+        "temperatures",
+        "system",
     }
     assert report["collected_at"].endswith("+00:00")
     assert set(report["system"]) == {"os", "kernel", "arch", "hostname", "agent_version", "boot_time"}

@@ -49,7 +49,7 @@ def test_environment_overrides_file_and_flags_override_both(tmp_path):
 
 
 def test_explicit_env_file_must_exist(tmp_path):
-    with pytest.raises(ConfigError, match="--env-file: .*does not exist"):
+    with pytest.raises(ConfigError, match=r"--env-file: .*does not exist"):
         config.load(str(tmp_path / "missing.env"), environ={})
 
 
@@ -89,7 +89,7 @@ def test_bad_values_name_the_variable(values, message):
 
 def test_missing_key_file_is_named(certs, tmp_path):
     values = {"SERVER_URL": "https://hub", **certs, "TLS_KEY": str(tmp_path / "gone.key")}
-    with pytest.raises(ConfigError, match="TLS_KEY: .*gone.key does not exist"):
+    with pytest.raises(ConfigError, match=r"TLS_KEY: .*gone\.key does not exist"):
         config.load(None, environ={}, overrides=values)
 
 

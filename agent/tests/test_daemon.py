@@ -2,10 +2,11 @@ import json
 import logging
 import threading
 import time
+
 import pytest
 
 from agent.collector import Collector
-from agent.daemon import REFUSED_RETRY_SECONDS, BATCH_SIZE, Agent
+from agent.daemon import BATCH_SIZE, REFUSED_RETRY_SECONDS, Agent
 from agent.spool import Spool
 from agent.transport import Backoff, Transport, encode
 
@@ -74,7 +75,7 @@ def test_new_report_queues_behind_the_backlog(sink, api_config):
     agent = make_agent(api_config)
     earlier = spool_reports(agent, 3)
     agent.handle(report(10), deadline=far())
-    assert sink.delivered == earlier + [report(10)["collected_at"]]
+    assert sink.delivered == [*earlier, report(10)["collected_at"]]
     assert len(agent.spool) == 0
 
 
@@ -118,7 +119,7 @@ def test_invalid_report_in_a_batch_is_isolated_and_dropped(sink, api_config, cap
     agent.spool.put(later["collected_at"], encode(later))
     with caplog.at_level(logging.WARNING):
         agent.flush(deadline=far())
-    assert sorted(sink.stored) == sorted(good + [later["collected_at"]])
+    assert sorted(sink.stored) == sorted([*good, later["collected_at"]])
     assert len(agent.spool) == 0
     assert "body.reports.0.collected_at: Field required" in caplog.text
 
@@ -176,7 +177,7 @@ def test_restart_with_a_full_spool_delivers_everything_in_order(sink, api_config
 
 
 def run_in_thread(agent: Agent) -> threading.Thread:
-    thread = threading.Thread(target=agent.run)
+    thread = threading.Thread(target=agent.run, daemon=True)  # never outlives a failed test run
     thread.start()
     return thread
 
@@ -213,7 +214,9 @@ def test_stop_while_the_hub_is_down_leaves_the_last_report_in_the_spool(sink, ap
     sink.stop()
     agent = make_agent(api_config._replace(report_interval=0.1, request_timeout=0.5))
     thread = run_in_thread(agent)
-    wait_for(lambda: len(agent.spool) >= 3)
-    agent.stop.set()
-    thread.join(5)
+    try:
+        wait_for(lambda: len(agent.spool) >= 3)
+    finally:
+        agent.stop.set()
+        thread.join(5)
     assert len(agent.spool) == len(agent.collector.made)

@@ -20,8 +20,8 @@ HOSTS = ("platform-vps", "vpn-gateway", "apricot")
 
 
 def unit_directives() -> dict[str, str]:
-    lines = [l for l in UNIT.read_text().splitlines() if "=" in l and not l.startswith("#")]
-    return dict(l.split("=", 1) for l in lines)
+    lines = [line for line in UNIT.read_text().splitlines() if "=" in line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
@@ -39,10 +39,9 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_unit_as_shipped_only_lacks_the_installed_venv(tmp_path):
     result = subprocess.run(["systemd-analyze", "verify", str(UNIT)], capture_output=True, text=True)
-    complaints = [l for l in result.stderr.splitlines() if "host-agent.service" in l]
+    complaints = [line for line in result.stderr.splitlines() if "host-agent.service" in line]
     assert complaints == [
-        "host-agent.service: Command /opt/statusdash-agent/venv/bin/python is not executable: "
-        "No such file or directory"
+        "host-agent.service: Command /opt/statusdash-agent/venv/bin/python is not executable: No such file or directory"
     ]
 
 
@@ -125,7 +124,11 @@ def test_make_deploy_installs_the_agent_on_a_local_target(target):
     except KeyError:
         pytest.skip("no 'daemon' user to run the agent as")
     result = subprocess.run(
-        ["make", "-C", str(AGENT), "deploy-agent-apricot"], env=target["env"], capture_output=True, text=True, timeout=120
+        ["make", "-C", str(AGENT), "deploy-agent-apricot"],
+        env=target["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"statusdash-agent {__version__}" in result.stdout  # the installed agent runs
@@ -170,9 +173,10 @@ def test_deploy_refuses_an_unknown_host(target):
 def test_make_targets_map_to_the_designs_hosts():
     result = subprocess.run(
         ["make", "-n", "-C", str(AGENT), "deploy-agent-platform", "deploy-agent-vpn", "deploy-agent-apricot"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
-    commands = [l for l in result.stdout.splitlines() if l.startswith("./deploy.sh")]
+    commands = [line for line in result.stdout.splitlines() if line.startswith("./deploy.sh")]
     assert commands == ["./deploy.sh platform-vps", "./deploy.sh vpn-gateway", "./deploy.sh apricot"]
 
 

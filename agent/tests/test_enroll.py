@@ -7,6 +7,7 @@ import ssl
 import stat
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -42,7 +43,7 @@ class EnrollHandler(BaseHTTPRequestHandler):
             return self.answer(422, {"detail": f"CSR common name {cn!r} does not match the token's host"})
         hub.used.add(token)
         ca_key, ca_cert, _ = hub.ca
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(csr.subject)
@@ -88,7 +89,7 @@ def test_enroll_writes_a_key_and_the_signed_certificate(hub, pki, tmp_path, caps
     cert = x509.load_pem_x509_certificate((out / "agent.crt").read_bytes())
     assert cert.public_key() == key.public_key()
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "web-1"
-    assert (out / "ca.crt").read_bytes() == open(pki.ca_path, "rb").read()
+    assert (out / "ca.crt").read_bytes() == Path(pki.ca_path).read_bytes()
     assert stat.S_IMODE((out / "agent.key").stat().st_mode) == 0o600
     assert stat.S_IMODE((out / "agent.crt").stat().st_mode) == 0o644
     assert f"TLS_KEY={out}/agent.key" in capsys.readouterr().out
@@ -132,9 +133,20 @@ def test_insecure_first_contact_prints_the_ca_fingerprint(hub, pki, tmp_path, ca
 
 def test_hub_not_signed_by_the_given_ca_is_refused(hub, pki, tmp_path, capsys):
     _, _, other = pki.ca("enroll-other-ca")
-    code = main([
-        "enroll", "--server", hub.url, "--out", str(tmp_path / "e"), "--token", "good-token",
-        "--name", "web-1", "--ca", other,
-    ])
+    code = main(
+        [
+            "enroll",
+            "--server",
+            hub.url,
+            "--out",
+            str(tmp_path / "e"),
+            "--token",
+            "good-token",
+            "--name",
+            "web-1",
+            "--ca",
+            other,
+        ]
+    )
     assert code == 1
     assert "cannot verify the hub" in capsys.readouterr().err

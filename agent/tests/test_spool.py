@@ -1,5 +1,5 @@
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -7,7 +7,7 @@ from agent.spool import Spool
 
 
 def stamp(seconds_ago: float = 0.0) -> str:
-    return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat()
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
 
 
 def fill(spool: Spool, count: int, size: int = 100, seconds_ago: float = 0.0) -> list[bytes]:
@@ -82,14 +82,23 @@ def test_restart_with_a_full_spool_and_a_smaller_limit_trims_at_once(tmp_path, c
     assert "dropped the 30 oldest" in caplog.text
 
 
-def test_file_shrinks_after_a_backlog_is_sent(tmp_path):
+def test_file_shrinks_as_a_backlog_is_sent(tmp_path):
     spool = Spool(str(tmp_path), max_bytes=10**8, max_age_seconds=3600)
     fill(spool, 2000, size=1000)
-    spool.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     full = spool.db.execute("PRAGMA page_count").fetchone()[0]
-    while len(spool):
-        spool.delete([row_id for row_id, _ in spool.oldest(200, 10**8)])
+    while len(spool) > 1:
+        spool.delete([row_id for row_id, _ in spool.oldest(min(200, len(spool) - 1), 10**8)])
     assert spool.db.execute("PRAGMA page_count").fetchone()[0] < full / 10
+
+
+def test_drained_spool_leaves_no_file_and_reopens_on_the_next_put(tmp_path):
+    spool = Spool(str(tmp_path), max_bytes=10**6, max_age_seconds=3600)
+    fill(spool, 3)
+    spool.delete([row_id for row_id, _ in spool.oldest(10, 10**6)])
+    assert spool.db is None and list(tmp_path.iterdir()) == []
+    assert Spool(str(tmp_path), max_bytes=10**6, max_age_seconds=3600).db is None  # next start
+    body = fill(spool, 1)
+    assert [b for _, b in spool.oldest(10, 10**6)] == body
 
 
 def test_spool_directory_is_created_private_at_start(tmp_path):
@@ -114,6 +123,16 @@ def test_damaged_spool_file_is_moved_aside_and_a_new_one_started(tmp_path, caplo
     assert fill(spool, 2) == [body for _, body in spool.oldest(10, 10**6)]
     assert list(tmp_path.glob("spool.sqlite3.damaged-*"))
     assert "is unreadable" in caplog.text
+
+
+def test_a_full_disk_loses_the_report_but_not_the_agent(tmp_path, caplog):
+    spool = Spool(str(tmp_path), max_bytes=10**6, max_age_seconds=3600)
+    fill(spool, 1)
+    spool.db.execute("PRAGMA max_page_count = 1")  # as good as a full disk
+    with caplog.at_level(logging.ERROR, logger="agent.spool"):
+        assert spool.put(stamp(), b"x" * 10_000) is False
+    assert len(spool) == 1
+    assert "could not store the report" in caplog.text
 
 
 def test_unwritable_spool_dir_fails_at_start(tmp_path):

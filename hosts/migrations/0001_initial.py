@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'API key',
                 'ordering': ['-created_at'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('scope', 'agent'), _negated=True), ('host__isnull', False), _connector='OR'), name='agent_keys_have_a_host')],
+                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('scope', 'agent'), _negated=True), ('host__isnull', False), _connector='OR'), name='agent_keys_have_a_host', violation_error_message='An agent key needs a host: it may only report for that host.')],
             },
         ),
     ]

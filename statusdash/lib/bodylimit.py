@@ -25,9 +25,9 @@ class BodyLimitMiddleware:
             try:
                 too_big = int(declared) > limit
             except ValueError:
-                return await _refuse(send, 400, "Content-Length is not a number")
+                return await _refuse(scope, send, 400, "Content-Length is not a number")
             if too_big:
-                return await _refuse(send, 413, f"request body is larger than {limit} bytes")
+                return await _refuse(scope, send, 413, f"request body is larger than {limit} bytes")
 
         if declared is not None:
             return await self.app(scope, receive, send)
@@ -41,7 +41,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > limit:
-                return await _refuse(send, 413, f"request body is larger than {limit} bytes")
+                return await _refuse(scope, send, 413, f"request body is larger than {limit} bytes")
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
@@ -58,7 +58,10 @@ class BodyLimitMiddleware:
         return await self.app(scope, replay, send)
 
 
-async def _refuse(send: Any, status: int, detail: str) -> None:
+async def _refuse(scope: Scope, send: Any, status: int, detail: str) -> None:
+    from statusdash.observability import record_rejection
+
+    record_rejection(scope["path"], status)
     body = json.dumps({"detail": detail}).encode()
     await send(
         {

@@ -8,6 +8,7 @@ the variable, at start-up, rather than surfacing later as a confusing error.
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -73,3 +74,49 @@ def env_percent(name: str, default: int) -> int:
 def env_list(name: str, default: str = "") -> list[str]:
     raw = os.environ.get(name, default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in '90s', '15m', '1h', '7d'. Raises ValueError on anything else."""
+    text = text.strip().lower()
+    number, unit = text[:-1], text[-1:]
+    if unit not in DURATION_UNITS or not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 1h or 7d")
+    return int(number) * DURATION_UNITS[unit]
+
+
+def env_tiers(name: str, default: str, longest_keep_seconds: int) -> list[tuple[int, int]]:
+    """Rollup tiers 'STEP[:KEEP],...' (e.g. '1m:7d,15m,1h') as (step, keep) seconds, finest first.
+
+    A tier without KEEP, or with a longer one, is kept `longest_keep_seconds`.
+    """
+    raw = os.environ.get(name, default)
+    tiers = []
+    for item in [part.strip() for part in raw.split(",") if part.strip()]:
+        step_text, _, keep_text = item.partition(":")
+        try:
+            step = parse_duration(step_text)
+            keep = min(parse_duration(keep_text), longest_keep_seconds) if keep_text else longest_keep_seconds
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{name}: {error}") from None
+        if 86400 % step:
+            raise ImproperlyConfigured(f"{name}: step {step_text} must divide a day evenly")
+        tiers.append((step, keep))
+    steps = [step for step, _ in tiers]
+    if len(set(steps)) != len(steps):
+        raise ImproperlyConfigured(f"{name}: each step may appear once, got {raw!r}")
+    return sorted(tiers)
+
+
+def env_networks(name: str, default: str = "") -> list[IPv4Network | IPv6Network]:
+    """Comma-separated addresses or CIDR networks (`10.0.0.5, 10.9.0.0/24`)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list IP addresses or CIDR networks, got {item!r}") from None
+    return networks

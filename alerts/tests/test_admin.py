@@ -1,0 +1,121 @@
+"""The admin: channels with a send-test action, silences recording who, rules validated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from alerts.models import AuditEntry, Notification, NotificationChannel, Silence
+from hosts.models import Host
+
+from .conftest import Receiver
+
+
+@pytest.fixture
+def admin_client(db: Any) -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password="x" * 12))
+    return client
+
+
+@pytest.mark.django_db
+def test_send_test_reaches_the_channel_and_is_logged(admin_client: Client, receiver: Receiver) -> None:
+    channel = NotificationChannel.objects.create(name="hook", url=receiver.url)
+    response = admin_client.post(
+        "/admin/alerts/notificationchannel/",
+        {"action": "send_test", "_selected_action": [channel.pk]},
+        follow=True,
+    )
+    assert "Hook: test sent." in response.content.decode()
+    assert (receiver.messages[0]["title"], receiver.messages[0]["type"]) == ("statusdash test notification", "info")
+    assert Notification.objects.get().status == "sent"
+    assert AuditEntry.objects.get().action == "test_channel"
+
+
+@pytest.mark.django_db
+def test_send_test_shows_the_failure(admin_client: Client, receiver: Receiver) -> None:
+    receiver.fail_first = 1
+    channel = NotificationChannel.objects.create(name="hook", url=receiver.url)
+    response = admin_client.post(
+        "/admin/alerts/notificationchannel/", {"action": "send_test", "_selected_action": [channel.pk]}, follow=True
+    )
+    assert "Hook: failed:" in response.content.decode()
+    assert Notification.objects.get().status == "failed"
+
+
+@pytest.mark.django_db
+def test_a_channel_url_apprise_does_not_know_is_refused(admin_client: Client) -> None:
+    response = admin_client.post(
+        "/admin/alerts/notificationchannel/add/",
+        {
+            "name": "bad",
+            "url": "nonsense://x",
+            "min_severity": "warning",
+            "tags": "[]",
+            "send_resolved": "on",
+            "enabled": "on",
+            "notifications-TOTAL_FORMS": "0",
+            "notifications-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "Apprise does not understand this URL" in response.content.decode()
+    assert not NotificationChannel.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_silence_added_in_the_admin_records_who_and_is_audited(admin_client: Client, host: Host) -> None:
+    response = admin_client.post(
+        "/admin/alerts/silence/add/",
+        {
+            "hosts": [host.pk],
+            "tags": '["rack-2"]',
+            "starts_at_0": "2026-03-01",
+            "starts_at_1": "12:00:00",
+            "ends_at_0": "2026-03-01",
+            "ends_at_1": "14:00:00",
+            "reason": "maintenance",
+            "audit-TOTAL_FORMS": "0",
+            "audit-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    silence = Silence.objects.get()
+    assert silence.created_by.username == "root"  # type: ignore[union-attr]
+    assert silence.tags == ["rack-2"]
+    assert AuditEntry.objects.get().action == "silence"
+
+
+@pytest.mark.django_db
+def test_a_silence_ending_before_it_starts_is_refused(admin_client: Client) -> None:
+    response = admin_client.post(
+        "/admin/alerts/silence/add/",
+        {
+            "tags": "[]",
+            "starts_at_0": "2026-03-01",
+            "starts_at_1": "12:00:00",
+            "ends_at_0": "2026-03-01",
+            "ends_at_1": "11:00:00",
+            "reason": "oops",
+            "audit-TOTAL_FORMS": "0",
+            "audit-INITIAL_FORMS": "0",
+        },
+    )
+    assert "A silence must end after it starts." in response.content.decode()
+    assert not Silence.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_alert_page_shows_its_transitions_and_delivery_log(admin_client: Client, host: Host) -> None:
+    from alerts.models import Alert
+
+    alert = Alert.objects.fire("disk", host=host, subject="/")
+    channel = NotificationChannel.objects.create(name="hook", url="json://127.0.0.1:9/")
+    notification = Notification.objects.create(channel=channel, title="t", body="b", status="failed", error="refused")
+    notification.transitions.set(alert.transitions.all())
+    page = admin_client.get(f"/admin/alerts/alert/{alert.pk}/change/").content.decode()
+    assert "hook: failed after 0 attempt(s) refused" in page
+    assert "triggered" in page

@@ -1,0 +1,225 @@
+"""Threshold rules on ingest: levels, durations, hysteresis, scope."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.test import Client
+from django.utils import timezone
+
+from alerts.evaluate import evaluate_samples
+from alerts.models import Alert, AlertRule, Breach
+from hosts.models import Host
+from metrics.models import MetricSample
+from statusdash.testing import sample_report
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def ingest(host: Host, cpu: float = 10.0, memory: float = 10.0, disks: dict[str, float] | None = None) -> None:
+    """Store a sample taken now and evaluate it, as the report endpoint does."""
+    report = sample_report(timezone.now(), seed=1)
+    report["cpu"]["percent"] = cpu
+    report["memory"]["percent"] = memory
+    for disk in report["disks"]:
+        disk["percent"] = (disks or {}).get(disk["mount"], 40.0)
+    evaluate_report(host, report)
+
+
+def evaluate_report(host: Host, report: dict[str, Any]) -> None:
+    report["collected_at"] = datetime.fromisoformat(report["collected_at"])
+    # Not saved: evaluation reads only the sample, and the frozen clock would repeat its time.
+    evaluate_samples(host, [MetricSample.from_report(host, report)])
+
+
+def firing(rule: str) -> list[Alert]:
+    return list(Alert.objects.firing().filter(rule=rule))
+
+
+@pytest.fixture
+def clock() -> Any:
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.mark.django_db
+def test_default_rules_come_from_the_threshold_settings() -> None:
+    rules = {r.name: r for r in AlertRule.objects.all()}
+    assert (rules["cpu"].warning_level, rules["memory"].warning_level, rules["disk"].warning_level) == (90, 85, 90)
+    assert rules["disk"].critical_level == 95
+
+
+@pytest.mark.django_db
+def test_disk_over_the_level_fires_at_once_per_mount(host: Host, clock: Any) -> None:
+    ingest(host, disks={"/data": 92.0})
+    [alert] = firing("disk")
+    assert (alert.subject, alert.severity, alert.last_value) == ("/data", "warning", 92.0)
+    assert "/data at 92.0%" in alert.message
+
+
+@pytest.mark.django_db
+def test_disk_over_the_critical_level_escalates(host: Host, clock: Any) -> None:
+    ingest(host, disks={"/data": 92.0})
+    ingest(host, disks={"/data": 97.0})
+    [alert] = firing("disk")
+    assert alert.severity == "critical"
+    assert alert.peak_value == 97.0
+
+
+@pytest.mark.django_db
+def test_severity_does_not_flap_back_while_firing(host: Host, clock: Any) -> None:
+    for percent in (92.0, 96.0, 94.0, 96.0, 94.0):
+        ingest(host, disks={"/data": percent})
+    [alert] = firing("disk")
+    assert alert.severity == "critical"
+    assert list(alert.transitions.values_list("kind", flat=True).order_by("id")) == ["triggered", "severity"]
+
+
+@pytest.mark.django_db
+def test_cpu_fires_only_after_its_duration(host: Host, clock: Any) -> None:
+    ingest(host, cpu=95.0)
+    assert firing("cpu") == []
+    assert Breach.objects.get().since == START
+    clock.shift(timedelta(minutes=4, seconds=50))
+    ingest(host, cpu=96.0)
+    assert firing("cpu") == []
+    clock.shift(timedelta(seconds=10))
+    ingest(host, cpu=97.0)
+    [alert] = firing("cpu")
+    assert alert.started_at == START + timedelta(minutes=5)
+    assert not Breach.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_dip_below_the_level_restarts_the_duration(host: Host, clock: Any) -> None:
+    ingest(host, cpu=95.0)
+    clock.shift(timedelta(minutes=3))
+    ingest(host, cpu=50.0)
+    clock.shift(timedelta(minutes=3))
+    ingest(host, cpu=95.0)
+    assert firing("cpu") == []
+    assert Breach.objects.get().since == START + timedelta(minutes=6)
+
+
+@pytest.mark.django_db
+def test_hysteresis_keeps_firing_between_clear_and_warning(host: Host, clock: Any) -> None:
+    ingest(host, disks={"/": 91.0})  # disk: warning 90, clear 88
+    ingest(host, disks={"/": 89.0})
+    ingest(host, disks={"/": 90.5})
+    ingest(host, disks={"/": 88.5})
+    assert len(firing("disk")) == 1
+    assert Alert.objects.count() == 1  # no flapping: one alert, never resolved
+    ingest(host, disks={"/": 87.9})
+    assert firing("disk") == []
+    assert Alert.objects.get().last_value == 87.9
+
+
+@pytest.mark.django_db
+def test_rule_scoped_to_a_tag_skips_other_hosts(host: Host, clock: Any) -> None:
+    other = Host.objects.create(name="db-1", tags=["db"])
+    AlertRule.objects.create(name="db-memory", metric="memory", warning_level=50, tag="db")
+    ingest(host, memory=60.0)
+    ingest(other, memory=60.0)
+    assert [a.host for a in firing("db-memory")] == [other]
+
+
+@pytest.mark.django_db
+def test_rule_scoped_to_one_mount_ignores_the_others(host: Host, clock: Any) -> None:
+    AlertRule.objects.filter(name="disk").update(enabled=False)
+    AlertRule.objects.create(name="root-disk", metric="disk", warning_level=50, subject="/")
+    ingest(host, disks={"/": 60.0, "/data": 60.0})
+    assert [a.subject for a in firing("root-disk")] == ["/"]
+
+
+@pytest.mark.django_db
+def test_disabled_rules_are_not_evaluated(host: Host, clock: Any) -> None:
+    AlertRule.objects.filter(name="disk").update(enabled=False)
+    ingest(host, disks={"/": 99.0})
+    assert firing("disk") == []
+
+
+@pytest.mark.django_db
+def test_a_replayed_old_report_does_not_fire(host: Host, clock: Any) -> None:
+    report = sample_report(timezone.now() - timedelta(hours=2))
+    report["disks"][0]["percent"] = 99.0
+    evaluate_report(host, report)
+    assert firing("disk") == []
+
+
+@pytest.mark.django_db
+def test_a_report_resolves_the_host_offline_alert(host: Host, clock: Any) -> None:
+    Alert.objects.fire("host_offline", host=host, severity="critical")
+    ingest(host)
+    assert firing("host_offline") == []
+
+
+@pytest.mark.django_db
+def test_load_is_per_core(host: Host, clock: Any) -> None:
+    host.cpu_count = 4
+    host.save()
+    AlertRule.objects.create(name="load", metric="load", warning_level=1.5)
+    report = sample_report(timezone.now())
+    report["cpu"]["load"] = [8.0, 8.0, 8.0]
+    evaluate_report(host, report)
+    [alert] = firing("load")
+    assert alert.last_value == 2.0
+
+
+@pytest.mark.django_db
+def test_the_report_endpoint_evaluates_rules(client: Client, host: Host, agent_key: str, make_report: Any) -> None:
+    body = make_report()
+    body["disks"][0]["percent"] = 93.0
+    response = client.post(
+        "/api/metrics/report", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {agent_key}"
+    )
+    assert response.status_code == 202
+    assert [a.subject for a in firing("disk")] == ["/"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        ("critical_level", {"warning_level": 90, "critical_level": 80}),
+        ("clear_level", {"warning_level": 90, "clear_level": 95}),
+        ("subject", {"warning_level": 90, "subject": "/"}),
+    ],
+)
+def test_inconsistent_rules_are_refused_naming_the_field(field: str, values: dict[str, Any]) -> None:
+    from django.core.exceptions import ValidationError
+
+    rule = AlertRule(name="bad", metric="cpu", **values)
+    with pytest.raises(ValidationError) as error:
+        rule.full_clean()
+    assert field in error.value.message_dict
+
+
+@pytest.mark.django_db
+def test_a_rule_saved_in_the_admin_applies_to_the_next_report(host: Host, clock: Any) -> None:
+    ingest(host, memory=60.0)  # rules are now held in memory
+    AlertRule.objects.create(name="memory-60", metric="memory", warning_level=55)
+    ingest(host, memory=60.0)
+    assert len(firing("memory-60")) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_report_to_a_real_hub_fires_the_rule(live_hub: str, make_report: Any) -> None:
+    """Through Daphne, where reports go through the group-commit writer thread."""
+    import requests
+
+    from hosts.models import ApiKey, ApiKeyScope
+
+    host = Host.objects.create(name="web-9")
+    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+    body = make_report()
+    body["disks"][0]["percent"] = 97.0
+    response = requests.post(
+        f"{live_hub}/api/metrics/report", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert response.status_code == 202
+    [alert] = firing("disk")
+    assert (alert.host, alert.subject, alert.severity) == (host, "/", "critical")

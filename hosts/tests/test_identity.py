@@ -1,0 +1,203 @@
+"""hosts/identity.py: who is reporting, from the TLS scope, a trusted proxy's headers, or an API key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import time_machine
+from django.http import HttpRequest
+from django.test import RequestFactory
+from django.utils import timezone
+
+from hosts import pki
+from hosts.identity import IdentityRefused, identify_agent
+from hosts.models import Certificate, Host
+from hosts.tests.conftest import CertMaker, ClientFiles
+
+pytestmark = pytest.mark.django_db
+
+
+def tls_request(files: ClientFiles | None, error: str | None = None) -> HttpRequest:
+    request = RequestFactory().post("/api/metrics/report")
+    chain = [pki.cert_pem(files.certificate)] if files else []
+    request.scope = {"extensions": {"tls": {"client_cert_chain": chain, "client_cert_error": error}}}  # type: ignore[attr-defined]
+    return request
+
+
+def proxied_request(files: ClientFiles | None, remote: str, verify: str = "SUCCESS", **headers: str) -> HttpRequest:
+    if files is not None:
+        headers.setdefault("HTTP_X_SSL_CLIENT_CERT", quote(pki.cert_pem(files.certificate)))
+        headers.setdefault("HTTP_X_SSL_CLIENT_S_DN", files.certificate.subject.rfc4514_string())
+    return RequestFactory().post("/api/metrics/report", REMOTE_ADDR=remote, HTTP_X_SSL_CLIENT_VERIFY=verify, **headers)
+
+
+def refusal(request: HttpRequest) -> IdentityRefused:
+    with pytest.raises(IdentityRefused) as caught:
+        identify_agent(request)
+    return caught.value
+
+
+@pytest.fixture
+def mtls(settings: Any) -> None:
+    settings.MTLS_ENABLED = True
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+
+
+def test_a_good_certificate_from_the_tls_scope_names_the_host(certs: CertMaker, cert_host: Host, mtls: None) -> None:
+    identity = identify_agent(tls_request(certs.client("agent-1")))
+    assert (identity.host, identity.method) == (cert_host, "certificate")
+    assert identity.certificate is not None and identity.certificate.common_name == "agent-1"
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        ("foreign", "signature does not verify against this hub's CA"),
+        ("other_ca", "not issued by this hub's CA"),
+        ("expired", "expired at"),
+        ("not_yet_valid", "not valid until"),
+        ("revoked", "revoked at"),
+    ],
+)
+def test_a_bad_certificate_is_refused_with_its_reason(
+    certs: CertMaker, cert_host: Host, mtls: None, make: str, reason: str
+) -> None:
+    refused = refusal(tls_request(getattr(certs, make)("agent-1")))
+    assert refused.status == 403
+    assert reason in refused.reason
+
+
+def test_a_certificate_for_an_unknown_host_is_refused(certs: CertMaker, mtls: None) -> None:
+    refused = refusal(tls_request(certs.client("ghost")))
+    assert (refused.status, refused.reason) == (403, "certificate CN 'ghost' is not a known host")
+
+
+def test_a_certificate_for_a_disabled_host_is_refused(certs: CertMaker, cert_host: Host, mtls: None) -> None:
+    files = certs.client("agent-1")
+    Host.objects.filter(pk=cert_host.pk).update(enabled=False)
+    assert refusal(tls_request(files)).reason == "host 'agent-1' is disabled"
+
+
+def test_openssl_complaint_still_refuses_a_certificate_we_accept(certs: CertMaker, cert_host: Host, mtls: None) -> None:
+    refused = refusal(tls_request(certs.client("agent-1"), error="unsuitable certificate purpose"))
+    assert refused.reason == "client certificate refused: unsuitable certificate purpose"
+
+
+def test_no_certificate_with_mtls_is_refused(mtls: None, db: Any) -> None:
+    refused = refusal(tls_request(None))
+    assert (refused.status, refused.reason) == (401, "a client certificate is required")
+
+
+def test_an_api_key_with_mtls_is_refused_saying_a_certificate_is_required(agent_key: str, mtls: None) -> None:
+    request = RequestFactory().post("/api/metrics/report", HTTP_AUTHORIZATION=f"Bearer {agent_key}")
+    refused = refusal(request)
+    assert refused.status == 401
+    assert "client certificate is required" in refused.reason
+
+
+def test_a_trusted_proxy_forwarding_a_good_certificate_is_believed(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    identity = identify_agent(proxied_request(certs.client("agent-1"), remote="10.0.0.7"))
+    assert (identity.host, identity.method) == (cert_host, "certificate")
+
+
+def test_a_trusted_proxy_forwarding_a_revoked_certificate_is_rechecked(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    # The proxy only checks the CA signature; revocation is ours to enforce.
+    assert "revoked" in refusal(proxied_request(certs.revoked("agent-1"), remote="10.0.0.7")).reason
+
+
+def test_a_trusted_proxy_forwarding_a_forged_certificate_is_rechecked(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    assert "signature does not verify" in refusal(proxied_request(certs.foreign("agent-1"), remote="10.0.0.7")).reason
+
+
+def test_a_proxy_verification_failure_is_passed_on(certs: CertMaker, cert_host: Host, mtls: None) -> None:
+    refused = refusal(
+        proxied_request(certs.client("agent-1"), remote="10.0.0.7", verify="FAILED:certificate has expired")
+    )
+    assert refused.reason == "client certificate refused by the proxy: FAILED:certificate has expired"
+
+
+def test_a_proxy_saying_none_means_no_certificate(mtls: None, db: Any) -> None:
+    refused = refusal(proxied_request(None, remote="10.0.0.7", verify="NONE"))
+    assert refused.reason == "a client certificate is required"
+
+
+def test_a_mangled_forwarded_certificate_is_a_400_naming_the_header(mtls: None, db: Any) -> None:
+    refused = refusal(proxied_request(None, remote="10.0.0.7", HTTP_X_SSL_CLIENT_CERT="garbage"))
+    assert (refused.status, refused.reason) == (400, "X-SSL-Client-Cert: not a PEM or DER X.509 certificate")
+
+
+def test_forged_headers_from_an_untrusted_address_are_refused_with_mtls(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    refused = refusal(proxied_request(certs.client("agent-1"), remote="192.0.2.9"))
+    assert refused.status == 403
+    assert "192.0.2.9 are ignored" in refused.reason and "TRUSTED_PROXIES" in refused.reason
+
+
+def test_forged_headers_without_mtls_are_ignored_in_favour_of_the_api_key(
+    certs: CertMaker, host: Host, agent_key: str, settings: Any
+) -> None:
+    settings.TRUSTED_PROXIES = []
+    Host.objects.create(name="agent-1")
+    request = proxied_request(certs.client("agent-1"), remote="192.0.2.9", HTTP_AUTHORIZATION=f"Bearer {agent_key}")
+    identity = identify_agent(request)
+    assert (identity.host, identity.method) == (host, "api_key")
+
+
+def test_a_malformed_trusted_proxy_stops_start_up(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from statusdash.testing import BASE_DIR
+
+    environment = {
+        "PATH": os.environ["PATH"],
+        "DATA_DIR": str(tmp_path),
+        "ENV_FILE": str(tmp_path / "none"),
+        "TRUSTED_PROXIES": "10.0.0.1,nginx.local",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import statusdash.settings"],
+        cwd=BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "TRUSTED_PROXIES: 'nginx.local' is not an IP address or CIDR network" in result.stderr
+
+
+def test_an_accepted_certificate_revoked_later_is_refused_at_once(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    files = certs.client("agent-1")
+    identify_agent(tls_request(files))
+    Certificate.objects.get(serial=pki.serial_hex(files.certificate)).revoke("stolen")
+    assert "revoked" in refusal(tls_request(files)).reason
+
+
+def test_an_accepted_certificate_of_a_host_disabled_later_is_refused(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    files = certs.client("agent-1")
+    identify_agent(tls_request(files))
+    cert_host.enabled = False
+    cert_host.save()
+    assert refusal(tls_request(files)).reason == "host 'agent-1' is disabled"
+
+
+def test_an_accepted_certificate_is_refused_once_it_expires(certs: CertMaker, cert_host: Host, mtls: None) -> None:
+    files = certs.client("agent-1", days=1)
+    identify_agent(tls_request(files))
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        assert "expired" in refusal(tls_request(files)).reason

@@ -1,0 +1,154 @@
+"""Rollups: raw samples folded into min/max/avg per step, built incrementally; and retention.
+
+Each run reads the samples added since the last one (by id, so a report replayed
+hours late still lands in its bucket) and recomputes every bucket they touch from
+the raw rows, so a rollup is always exactly the aggregate of its raw samples.
+Buckets that start before the raw window are left alone: their raw rows may be gone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Avg, Count, IntegerField, Max, Min
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from metrics.epoch import EpochSeconds
+from metrics.models import CHARTED_COLUMNS, MetricRollup, MetricSample, RollupCursor
+
+# A sample's transaction commits a moment after its received_at is set; reading only
+# rows this old keeps a slow commit from slipping behind the cursor.
+SETTLE = timedelta(seconds=10)
+READ_BATCH = 20_000
+DELETE_BATCH = 5_000
+# Retention runs hourly; thinning looks back a little more than that (see thin_details).
+THIN_LOOKBACK = timedelta(hours=3)
+
+AGGREGATES = {"min": Min, "max": Max, "avg": Avg}
+
+
+def raw_window_start(now: datetime) -> datetime:
+    return now - timedelta(hours=settings.RAW_RETENTION_HOURS)
+
+
+def roll_up(now: datetime | None = None) -> int:
+    """Fold new samples into every tier. Returns how many samples were read.
+
+    The cursor row is locked for the run, so two runs at once take turns.
+    """
+    now = now or timezone.now()
+    read = 0
+    while True:
+        with transaction.atomic():
+            cursor, _ = RollupCursor.objects.select_for_update().get_or_create(name="samples")
+            new = list(
+                MetricSample.objects.filter(id__gt=cursor.last_sample_id, received_at__lt=now - SETTLE)
+                .order_by("id")
+                .values_list("id", "host_id", "collected_at")[:READ_BATCH]
+            )
+            if not new:
+                return read
+            for step, _keep in settings.ROLLUP_TIERS:
+                touched = touched_buckets(step, [(host_id, at) for _, host_id, at in new], raw_window_start(now))
+                if touched:
+                    recompute(step, touched)
+            cursor.last_sample_id = new[-1][0]
+            cursor.save(update_fields=["last_sample_id", "updated_at"])
+        read += len(new)
+
+
+def touched_buckets(step: int, samples: list[tuple[int, datetime]], raw_start: datetime) -> dict[int, set[int]]:
+    """Bucket numbers (epoch seconds // step) per host, for buckets whose raw rows are all still kept."""
+    touched: dict[int, set[int]] = defaultdict(set)
+    for host_id, collected_at in samples:
+        bucket = int(collected_at.timestamp()) // step
+        if bucket * step >= raw_start.timestamp():
+            touched[host_id].add(bucket)
+    return touched
+
+
+def recompute(step: int, touched: dict[int, set[int]]) -> None:
+    first = min(min(buckets) for buckets in touched.values())
+    last = max(max(buckets) for buckets in touched.values())
+    rows = (
+        MetricSample.objects.filter(
+            host_id__in=list(touched),
+            collected_at__gte=datetime.fromtimestamp(first * step, UTC),
+            collected_at__lt=datetime.fromtimestamp((last + 1) * step, UTC),
+        )
+        .annotate(bucket=Cast(EpochSeconds("collected_at") / step, IntegerField()))
+        .values("host_id", "bucket")
+        .annotate(
+            sample_count=Count("id"),
+            **{
+                f"{column}_{name}": aggregate(column)
+                for column in CHARTED_COLUMNS
+                for name, aggregate in AGGREGATES.items()
+            },
+        )
+    )
+    rollups = [
+        MetricRollup(step=step, bucket_start=datetime.fromtimestamp(row.pop("bucket") * step, UTC), **row)
+        for row in rows
+        if row["bucket"] in touched[row["host_id"]]
+    ]
+    value_fields = ["sample_count", *(f"{c}_{a}" for c in CHARTED_COLUMNS for a in AGGREGATES)]
+    MetricRollup.objects.bulk_create(
+        rollups, update_conflicts=True, unique_fields=["host", "step", "bucket_start"], update_fields=value_fields
+    )
+
+
+def delete_expired(now: datetime | None = None) -> dict[str, int]:
+    """Thin old samples' detail, delete raw samples past RAW_RETENTION_HOURS (once rolled up)
+    and rollups past their tier's keep.
+
+    In batches, each its own short transaction, so ingest never waits long for the lock.
+    """
+    now = now or timezone.now()
+    thinned = thin_details(now)
+    cursor = RollupCursor.objects.filter(name="samples").values_list("last_sample_id", flat=True).first() or 0
+    deleted = {
+        "details_thinned": thinned,
+        "samples": delete_in_batches(
+            MetricSample.objects.filter(collected_at__lt=raw_window_start(now), id__lte=cursor)
+        ),
+    }
+    for step, keep in settings.ROLLUP_TIERS:
+        deleted[f"rollups_{step}s"] = delete_in_batches(
+            MetricRollup.objects.filter(step=step, bucket_start__lt=now - timedelta(seconds=keep))
+        )
+    # Rollups of tiers no longer configured.
+    configured = [step for step, _ in settings.ROLLUP_TIERS]
+    deleted["rollups_unconfigured"] = delete_in_batches(MetricRollup.objects.exclude(step__in=configured))
+    return deleted
+
+
+def thin_details(now: datetime) -> int:
+    """Drop the per-core/mount/interface detail of samples older than DETAIL_RETENTION_HOURS.
+
+    Charts and rollups read only the columns; the detail (two thirds of a row) is for
+    looking at a recent moment closely. Only the last THIN_LOOKBACK before the cutoff is
+    scanned, so the hourly run stays cheap; a row it misses goes with its raw sample.
+    """
+    cutoff = now - timedelta(hours=settings.DETAIL_RETENTION_HOURS)
+    stale = MetricSample.objects.filter(collected_at__gte=cutoff - THIN_LOOKBACK, collected_at__lt=cutoff).exclude(
+        detail={}
+    )
+    total = 0
+    while ids := list(stale.values_list("id", flat=True)[:DELETE_BATCH]):
+        total += MetricSample.objects.filter(id__in=ids).update(detail={})
+    return total
+
+
+def delete_in_batches(queryset: object) -> int:
+    model = queryset.model  # type: ignore[attr-defined]
+    total = 0
+    while True:
+        ids = list(queryset.values_list("id", flat=True)[:DELETE_BATCH])  # type: ignore[attr-defined]
+        if not ids:
+            return total
+        total += model.objects.filter(id__in=ids).delete()[0]

@@ -1,0 +1,135 @@
+"""Backups: a consistent copy with rotation; restore checks integrity first; round trip."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from hosts.models import Host
+from statusdash import backup
+
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite backups; PostgreSQL has its own test")
+
+
+@pytest.fixture
+def backups(settings: Any, tmp_path: Path) -> Path:
+    settings.BACKUP_DIR = tmp_path
+    return tmp_path / "databases"
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_backup_restore_round_trip(backups: Path, capsys: Any) -> None:
+    Host.objects.create(name="kept")
+    call_command("backup")
+    [copy] = backups.glob("statusdash-*.db")
+    assert "backup written" in capsys.readouterr().out
+    Host.objects.create(name="after-the-backup")
+    Host.objects.filter(name="kept").delete()
+
+    call_command("restore", str(copy))
+
+    assert list(Host.objects.values_list("name", flat=True)) == ["kept"]
+    [safety] = backups.glob("pre-restore-statusdash-*.db")
+    with sqlite3.connect(safety) as db:
+        assert db.execute("SELECT name FROM hosts_host").fetchall() == [("after-the-backup",)]
+    db.close()
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_backups_rotate_keeping_the_newest(backups: Path) -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    written = [backup.backup_database(now=start + timedelta(days=d), keep=3) for d in range(5)]
+    assert sorted(backups.glob("statusdash-*.db")) == written[2:]
+    assert not list(backups.glob("*.partial"))
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_restore_of_a_missing_file_is_refused(backups: Path) -> None:
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("restore", str(backups / "nope.db"))
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_restore_of_a_corrupt_file_is_refused_and_changes_nothing(backups: Path, tmp_path: Path) -> None:
+    Host.objects.create(name="live")
+    call_command("backup")
+    [good] = backups.glob("statusdash-*.db")
+    corrupt = tmp_path / "corrupt.db"
+    data = bytearray(good.read_bytes())
+    data[100 : len(data) // 2] = b"\xff" * (len(data) // 2 - 100)  # keep the header, trash the pages
+    corrupt.write_bytes(bytes(data))
+    with pytest.raises(CommandError, match="not restored"):
+        call_command("restore", str(corrupt))
+    assert list(Host.objects.values_list("name", flat=True)) == ["live"]
+    assert not list(backups.glob("pre-restore-*"))
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_restore_of_a_file_that_is_not_sqlite_is_refused(backups: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a database at all, just words " * 200)
+    with pytest.raises(CommandError, match="not a SQLite database"):
+        call_command("restore", str(junk))
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_restore_of_another_sqlite_database_is_refused(backups: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    db.close()
+    with pytest.raises(CommandError, match="not a statusdash database"):
+        call_command("restore", str(other))
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_backup_keep_must_be_positive(backups: Path) -> None:
+    with pytest.raises(CommandError, match="--keep must be at least 1"):
+        call_command("backup", "--keep", "0")
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_the_daily_task_writes_a_backup(backups: Path) -> None:
+    from metrics.tasks import backup_database
+
+    path = Path(backup_database.apply().get())
+    assert path.parent == backups and path.exists()
+    assert connection.vendor == "sqlite"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="runs in the suite against PostgreSQL (make test-postgres)")
+@pytest.mark.django_db(transaction=True)
+def test_pg_dump_backup_restore_round_trip(backups: Path) -> None:
+    Host.objects.create(name="kept")
+    path = backup.backup_database()
+    assert path.suffix == ".dump"
+    Host.objects.create(name="after-the-backup")
+    call_command("restore", str(path))
+    assert list(Host.objects.values_list("name", flat=True)) == ["kept"]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="runs in the suite against PostgreSQL (make test-postgres)")
+@pytest.mark.django_db(transaction=True)
+def test_pg_restore_of_a_file_that_is_not_a_dump_is_refused(backups: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.dump"
+    junk.write_bytes(b"PGDMP but not really")
+    with pytest.raises(CommandError, match="not a pg_dump archive"):
+        call_command("restore", str(junk))

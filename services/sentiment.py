@@ -1,0 +1,191 @@
+"""The overall health answer (`GET /api/hosts/sentiment/overall`), served from the cache.
+
+The rule, applied to the services that have sent a health event and the enabled hosts:
+
+    any service unhealthy, or every host offline (at least one host)  -> unhealthy
+    otherwise any service unknown, or any host stale or offline        -> degraded
+    otherwise (including nothing monitored yet)                        -> healthy
+
+The cache holds one entry per service (kept current by each change, after its
+transaction commits) and the list of their names, and a snapshot of the enabled
+hosts' last_seen (see cached_last_seen). A miss rebuilds from the ServiceHealth
+and Host rows, so a read never touches the events or samples.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+
+from hosts.models import Host, HostStatus
+from services.models import ServiceHealth, ServiceStatus
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES_KEY = "sentiment:service-names"
+SERVICE_NAMES_SECONDS = 60
+HOSTS_KEY = "sentiment:hosts"
+
+
+class Sentiment:
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+def overall_status(service_statuses: Iterable[str], host_counts: dict[str, int]) -> str:
+    """The rule in the module docstring; docs/events.md shows it as a table."""
+    statuses = set(service_statuses)
+    hosts_total = sum(host_counts.values())
+    all_hosts_offline = hosts_total > 0 and host_counts.get(HostStatus.OFFLINE, 0) == hosts_total
+    if ServiceStatus.UNHEALTHY in statuses or all_hosts_offline:
+        return Sentiment.UNHEALTHY
+    if (
+        ServiceStatus.UNKNOWN in statuses
+        or host_counts.get(HostStatus.STALE, 0)
+        or host_counts.get(HostStatus.OFFLINE, 0)
+    ):
+        return Sentiment.DEGRADED
+    return Sentiment.HEALTHY
+
+
+def overall(host_counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """The design's response: status, services, plus a count of hosts per status."""
+    services = service_entries()
+    counts = cached_host_counts() if host_counts is None else host_counts
+    return {
+        "status": overall_status((s["status"] for s in services), counts),
+        "services": [public_shape(s) for s in services],
+        "hosts": counts,
+    }
+
+
+# --- services ---------------------------------------------------------------
+
+
+def _service_key(name: str) -> str:
+    return f"sentiment:service:{name}"
+
+
+def service_entry(service: ServiceHealth) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": service.name,
+        "label": service.label,
+        "status": service.status,
+        "lastCheck": service.last_check,
+        "version": service.version,
+    }
+    if service.metrics:
+        entry["metrics"] = service.metrics
+    if service.status == ServiceStatus.UNHEALTHY and service.last_error:
+        entry["error"] = service.last_error
+    return entry
+
+
+def public_shape(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as the API shows it: the design's fields only."""
+    return {k: v for k, v in entry.items() if k in ("name", "status", "lastCheck", "metrics", "error")}
+
+
+def remember_service(entry: dict[str, Any]) -> None:
+    """Store a service's new state (called after its transaction commits)."""
+    try:
+        names = cache.get(SERVICE_NAMES_KEY)
+        if names is not None and entry["name"] not in names:
+            # A newcomer: drop the list rather than edit it, so two newcomers at once cannot lose one.
+            cache.delete(SERVICE_NAMES_KEY)
+        current = cache.get(_service_key(entry["name"]))
+        # Two commits for one service may finish in either order; keep the newer state.
+        if current is None or current["version"] <= entry["version"]:
+            cache.set(_service_key(entry["name"]), entry, timeout=None)
+    except Exception:  # the cache is an accelerator; the next miss rebuilds from the database
+        log.warning("sentiment cache unavailable", exc_info=True)
+
+
+def forget_services(*names: str) -> None:
+    """After an admin edit or delete: the next read rebuilds these entries and the list from the database."""
+    try:
+        cache.delete_many([SERVICE_NAMES_KEY, *(_service_key(n) for n in names)])
+    except Exception:
+        log.warning("sentiment cache unavailable", exc_info=True)
+
+
+def service_entries() -> list[dict[str, Any]]:
+    """Every tracked service's cached state, by name."""
+    try:
+        names = cache.get(SERVICE_NAMES_KEY)
+        if names is None:
+            names = list(ServiceHealth.objects.tracked().values_list("name", flat=True))
+            # Expires so that a list rebuilt just before a newcomer's commit cannot hide it for long.
+            cache.set(SERVICE_NAMES_KEY, names, timeout=SERVICE_NAMES_SECONDS)
+        found = cache.get_many([_service_key(n) for n in names])
+    except Exception:
+        log.warning("sentiment cache unavailable, reading the database", exc_info=True)
+        return [service_entry(s) for s in ServiceHealth.objects.tracked()]
+    entries = {n: found[_service_key(n)] for n in names if _service_key(n) in found}
+    missing = [n for n in names if n not in entries]
+    if missing:
+        for service in ServiceHealth.objects.filter(name__in=missing):
+            entries[service.name] = service_entry(service)
+            remember_service(entries[service.name])
+    return [entries[n] for n in sorted(entries)]
+
+
+# --- hosts ------------------------------------------------------------------
+
+
+def host_status(last_seen: datetime | None, now: datetime) -> str:
+    return Host(last_seen=last_seen).status(now)
+
+
+def cached_last_seen() -> dict[int, datetime | None]:
+    """last_seen of every enabled host: one snapshot in the cache, kept REPORT_INTERVAL seconds.
+
+    Reports update last_seen with a bulk UPDATE (the ingest hot path sends no signals),
+    so the snapshot expires instead; host statuses change in steps of REPORT_INTERVAL
+    anyway. Admin edits (enabling, adding, deleting a host) drop it at once.
+    """
+    try:
+        snapshot = cache.get(HOSTS_KEY)
+    except Exception:
+        log.warning("sentiment cache unavailable, reading the database", exc_info=True)
+        snapshot = None
+    if snapshot is None:
+        snapshot = dict(Host.objects.enabled().values_list("id", "last_seen"))
+        try:
+            cache.set(HOSTS_KEY, snapshot, timeout=settings.REPORT_INTERVAL)
+        except Exception:
+            log.warning("sentiment cache unavailable", exc_info=True)
+    return snapshot
+
+
+def cached_host_counts(now: datetime | None = None) -> dict[str, int]:
+    """Enabled hosts per status, computed at read time from the cached last_seen values."""
+    now = now or timezone.now()
+    counts = {status.value: 0 for status in HostStatus}
+    for last_seen in cached_last_seen().values():
+        counts[host_status(last_seen, now)] += 1
+    return counts
+
+
+def forget_hosts(**kwargs: Any) -> None:
+    def forget() -> None:
+        try:
+            cache.delete(HOSTS_KEY)
+        except Exception:
+            log.warning("sentiment cache unavailable", exc_info=True)
+
+    transaction.on_commit(forget)
+
+
+def connect_host_signals() -> None:
+    post_save.connect(forget_hosts, sender=Host, dispatch_uid="sentiment-host-saved")
+    post_delete.connect(forget_hosts, sender=Host, dispatch_uid="sentiment-host-deleted")
