@@ -5,7 +5,7 @@
 Builds a fresh SQLite database under a temporary DATA_DIR (or uses DATABASE_URL):
   - `--hosts` hosts with a minute of recent samples each (what the overview reads), and
   - `--full-hosts` of them with `--days` of history at REPORT_INTERVAL (10 s): 259,200
-    rows per host for 30 days. All 500 hosts with 30 days would be 130M rows, too many
+    rows per host for 30 days, rolled up into ROLLUP_TIERS as beat would. All 500 hosts with 30 days would be 130M rows, too many
     for this machine; the chart query only ever reads one host's rows, so one host
     with the full history measures it.
 Requests go through Django's test client with a logged-in session (middleware,
@@ -151,6 +151,14 @@ def main() -> None:
     started = time.perf_counter()
     rows = sum(add_history(host, args.days, settings.REPORT_INTERVAL) for host in few[: args.full_hosts])
     print(f"generated {rows:,} history rows for {args.full_hosts} host(s) in {time.perf_counter() - started:.0f} s")
+    # What beat's metrics-rollup task does every minute; ranges beyond RAW_RETENTION_HOURS read these.
+    from django.utils import timezone
+
+    from metrics.rollups import roll_up
+
+    started = time.perf_counter()
+    read = roll_up(timezone.now() + timedelta(minutes=5))
+    print(f"rolled up {read:,} samples into tiers {settings.ROLLUP_TIERS} in {time.perf_counter() - started:.0f} s")
     name = few[0].name
     for range_key in ("1h", "24h", "7d", "30d"):
         p50, p95, queries = timed(client, f"/hosts/{name}/history/?range={range_key}", max(5, args.repeat // 4))

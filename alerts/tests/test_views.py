@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from alerts.models import Alert, Severity
@@ -86,3 +87,41 @@ def test_alert_messages_are_escaped(viewer: Client, host: Host) -> None:
     Alert.objects.fire("x", host=host, message="<b>bold</b>")
     html = viewer.get("/alerts/").content.decode()
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_alert_change_tells_the_open_alerts_page_to_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from django.db import transaction
+
+    from alerts.consumers import AlertsConsumer
+    from statusdash import live
+
+    monkeypatch.setattr(live, "IN_WEB_PROCESS", True)
+    monkeypatch.setattr(live, "STATUS_WATCH_SECONDS", 3600)
+    user = await database_sync_to_async(User.objects.create_user)("watcher", password="pw-watcher-123")
+    communicator = WebsocketCommunicator(AlertsConsumer.as_asgi(), "/ws/alerts/")
+    communicator.scope["user"] = user
+    assert (await communicator.connect())[0]
+
+    def fire() -> None:
+        with transaction.atomic():
+            live.alerts_changed()
+
+    await database_sync_to_async(fire)()
+    assert await communicator.receive_from(timeout=3) == '<div id="live-refresh" hx-swap-oob="true" hidden></div>\n'
+    await communicator.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_alerts_socket_refuses_anonymous_visitors() -> None:
+    from channels.testing import WebsocketCommunicator
+    from django.contrib.auth.models import AnonymousUser
+
+    from alerts.consumers import AlertsConsumer
+
+    communicator = WebsocketCommunicator(AlertsConsumer.as_asgi(), "/ws/alerts/")
+    communicator.scope["user"] = AnonymousUser()
+    assert await communicator.connect() == (False, 4401)

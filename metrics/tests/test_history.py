@@ -59,3 +59,14 @@ def test_live_point_is_the_newest_sample_as_a_one_point_history(host: Host) -> N
 
 def test_live_point_of_a_silent_host_is_none(host: Host) -> None:
     assert live_point(host) is None
+
+
+def test_ranges_read_from_rollups_chart_the_fullest_mount_and_all_interfaces(host: Host) -> None:
+    # Rollups keep no per-core/mount/interface detail: the charts fall back to the totals.
+    store(host, 3, timedelta(seconds=10))
+    data = history_with_detail(host, "30d")
+    assert data["detail"]["cores"] == []
+    assert data["detail"]["disks"] == {"fullest mount": data["series"]["disk_percent"]}
+    assert data["detail"]["network"] == {
+        "all": {"rx": data["series"]["net_rx_bps"], "tx": data["series"]["net_tx_bps"]}
+    }

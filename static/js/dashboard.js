@@ -48,6 +48,13 @@
     if (opened) setState("Live updates paused: reconnecting…");
   });
 
+  // The server says "this page's list changed" (the alerts page): re-fetch it with its filter.
+  var refreshing = null;
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (!event.detail.target || event.detail.target.id !== "live-refresh" || refreshing) return;
+    refreshing = setTimeout(function () { refreshing = null; refresh(); }, 300);
+  });
+
   // A card pushed for a host not on the page is a new host (or one filtered out):
   // redraw the unfiltered grid, at most every few seconds.
   var pending = null;
