@@ -151,13 +151,17 @@ def main() -> None:
     started = time.perf_counter()
     rows = sum(add_history(host, args.days, settings.REPORT_INTERVAL) for host in few[: args.full_hosts])
     print(f"generated {rows:,} history rows for {args.full_hosts} host(s) in {time.perf_counter() - started:.0f} s")
-    # What beat's metrics-rollup task does every minute; ranges beyond RAW_RETENTION_HOURS read these.
+    # What beat's metrics-rollup task did every minute while the history arrived (it only
+    # rolls buckets still inside the raw window, so widen the window for this one catch-up).
+    # Ranges beyond RAW_RETENTION_HOURS read these.
+    from django.test import override_settings
     from django.utils import timezone
 
     from metrics.rollups import roll_up
 
     started = time.perf_counter()
-    read = roll_up(timezone.now() + timedelta(minutes=5))
+    with override_settings(RAW_RETENTION_HOURS=args.days * 24 + 1):
+        read = roll_up(timezone.now() + timedelta(minutes=5))
     print(f"rolled up {read:,} samples into tiers {settings.ROLLUP_TIERS} in {time.perf_counter() - started:.0f} s")
     name = few[0].name
     for range_key in ("1h", "24h", "7d", "30d"):

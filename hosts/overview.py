@@ -77,7 +77,6 @@ def overall_sentiment(hosts: list[Host] | None = None) -> dict[str, Any]:
     return sentiment.overall(status_counts(hosts) if hosts is not None else None)
 
 
-SORTS = ("name", "cpu", "memory", "disk", "last_seen")
 # Busiest first for metrics; for last seen, the longest silent first (that is what needs a look).
 _SORT_KEYS = {"cpu": "cpu_percent", "memory": "memory_percent", "disk": "disk_percent"}
 
