@@ -104,7 +104,8 @@ def sort_hosts(described: list[dict[str, Any]], sort: str = "name") -> list[dict
     field = _SORT_KEYS.get(sort)
     if field is None:
         return sorted(described, key=lambda h: (h["display_name"] or h["name"]).lower())
-    with_value, without = [], []
+    with_value: list[dict[str, Any]] = []
+    without: list[dict[str, Any]] = []
     for h in described:
         (with_value if h["latest"] and h["latest"].get(field) is not None else without).append(h)
     return sorted(with_value, key=lambda h: (-h["latest"][field], h["name"])) + without
