@@ -214,3 +214,27 @@ async def test_status_watch_runs_in_the_web_process_once_a_socket_opens(
     card = await communicator.receive_from(timeout=3)
     assert "status-offline" in card
     await communicator.disconnect()
+
+
+@pytest.mark.redis
+async def test_status_change_reaches_a_host_page_through_redis(make_report: Any, quiet_watch: None) -> None:
+    from django.test import override_settings
+
+    from conftest import REDIS_TEST_URL
+
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_TEST_URL], "prefix": "statusdash-test"},
+        }
+    }
+    with override_settings(CHANNEL_LAYERS=layers):
+        user, host, key = await database_sync_to_async(setup_host)()
+        assert await database_sync_to_async(post_report)(key, make_report()) == 202
+        communicator = await connect_host_page(user, "web-1")
+        assert (await communicator.connect())[0]
+        with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+            await live.publish_status_changes({host.pk: "online"})
+            html = await communicator.receive_from(timeout=5)
+        assert '<section id="host-summary"' in html and "badge-offline" in html
+        await communicator.disconnect()
