@@ -26,9 +26,9 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from alerts.models import Alert
-from conftest import CHROMIUM
+from conftest import CHROMIUM, hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
-from statusdash.testing import sample_report
+from statusdash.testing import daphne_server, free_port, sample_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -158,8 +158,10 @@ def test_host_page_draws_a_chart_and_appends_live(live_hub: str) -> None:
         assert painted > 500
         expect(page.locator("#chart-cpu + table")).to_contain_text("total")
         live(page)
-        post(live_hub, keys["web-1"], report(datetime.now(UTC) + timedelta(seconds=30), "web-1", cpu=66.6))
+        newest = datetime.now(UTC) + timedelta(seconds=30)
+        post(live_hub, keys["web-1"], report(newest, "web-1", cpu=66.6))
         expect(page.locator("#host-summary .cpu .value")).to_have_text("66.6%", timeout=1000)
+        expect(page.locator("#chart-cpu")).to_have_attribute("data-last", str(int(newest.timestamp())), timeout=1000)
 
 
 def test_filter_narrows_the_grid_and_survives_reload(live_hub: str) -> None:
@@ -210,3 +212,22 @@ def test_save_screenshots(live_hub: str) -> None:
         log_in(page, live_hub)
         page.screenshot(path=str(out / "overview-phone.png"), full_page=False)
         phone.close()
+
+
+def test_page_reconnects_after_a_restart_and_catches_up(transactional_db: Any, tmp_path: Path) -> None:
+    keys = make_fleet()
+    env = hub_env(tmp_path)
+    port = free_port()
+    with chromium() as browser:
+        with daphne_server(env=env, port=port) as url:
+            report_history(url, keys, minutes=1)
+            page = browser.new_page()
+            log_in(page, url)
+            live(page)
+        # The hub is down: a report arrives meanwhile (through another hub on the same database).
+        with daphne_server(env=env) as other:
+            post(other, keys["db-1"], report(datetime.now(UTC), "db-1", cpu=42.4))
+        expect(page.locator("#live-state")).to_be_visible()
+        with daphne_server(env=env, port=port):
+            expect(page.locator("[data-host=db-1] .cpu .value")).to_have_text("42.4%", timeout=15000)
+            expect(page.locator("#live-state")).to_be_hidden()

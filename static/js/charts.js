@@ -45,6 +45,9 @@
     document.querySelectorAll("[data-chart]").forEach(function (el) {
       var id = el.dataset.chart, unit = el.dataset.unit, lines = CHARTS[id](history);
       var data = [history.timestamps].concat(lines.map(function (l) { return l[1]; }));
+      // What is drawn, for tests: the number of points and the newest one's time.
+      el.dataset.points = history.timestamps.length;
+      el.dataset.last = history.timestamps[history.timestamps.length - 1] || "";
       if (plots[id] && plots[id].series.length === data.length) { plots[id].setData(data); return; }
       if (plots[id]) plots[id].destroy();
       el.textContent = "";
@@ -109,7 +112,7 @@
     });
   });
   document.addEventListener("htmx:oobAfterSwap", function (event) {
-    var el = event.detail.target;
+    var el = event.target;  // the swapped-in element (detail.target is the one it replaced)
     if (!history || !el || el.id !== "live-point" || !el.dataset.point) return;
     append(JSON.parse(el.dataset.point));
   });

@@ -25,7 +25,8 @@
   function refresh() {
     var root = liveRoot();
     if (!root || !window.htmx) return;
-    htmx.ajax("GET", window.location.href, { target: root.dataset.refresh, swap: "outerHTML" });
+    // A host page's fragment is all out-of-band parts: nothing to swap into the target itself.
+    htmx.ajax("GET", window.location.href, { target: root.dataset.refresh, swap: root.dataset.refreshSwap || "outerHTML" });
     document.dispatchEvent(new CustomEvent("statusdash:refresh"));
   }
 
@@ -51,7 +52,7 @@
   // The server says "this page's list changed" (the alerts page): re-fetch it with its filter.
   var refreshing = null;
   document.addEventListener("htmx:oobAfterSwap", function (event) {
-    if (!event.detail.target || event.detail.target.id !== "live-refresh" || refreshing) return;
+    if (event.target.id !== "live-refresh" || refreshing) return;
     refreshing = setTimeout(function () { refreshing = null; refresh(); }, 300);
   });
 
