@@ -149,3 +149,16 @@ def hub_env(tmp_path: Any, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def viewer_client(db: Any, client: Any) -> Any:
+    """A test client logged in as a plain dashboard user ("viewer")."""
+    from django.contrib.auth.models import User
+
+    User.objects.create_user("viewer", password=VIEWER_PASSWORD)
+    client.login(username="viewer", password=VIEWER_PASSWORD)
+    return client
+
+
+VIEWER_PASSWORD = "pw-viewer-123"  # noqa: S105 (a test user's)

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from alerts import action_views
+from alerts import action_views, views
 
 app_name = "alerts"
 urlpatterns = [
+    path("", views.alert_list, name="list"),
     path("<int:pk>/acknowledge", action_views.acknowledge, name="acknowledge"),
     path("<int:pk>/unacknowledge", action_views.unacknowledge, name="unacknowledge"),
     path("<int:pk>/silence", action_views.silence_host, name="silence"),

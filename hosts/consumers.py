@@ -1,7 +1,13 @@
-"""The dashboard's WebSocket: pushes re-rendered host cards as reports arrive."""
+"""The dashboard's WebSockets: push re-rendered partials, swapped out-of-band by htmx.
+
+One socket per page. The overview joins `hosts`; a host page joins `host-<id>`.
+Events are small (`host.updated`, `sentiment.updated`); each consumer re-reads the
+database and renders the same partial templates the page itself includes.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -9,35 +15,98 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from hosts.cards import host_card_context
+from hosts.models import Host
+from hosts.views import host_page_context, sentiment_context
+from metrics.history import live_point
 from statusdash import live
 from statusdash.observability import CountedWebSocketMixin
 
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
 
-class DashboardConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
+
+class LiveConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
+    """Authenticates on connect (close 4401) and joins `self.groups_to_join()`."""
+
+    joined: list[str]
+
     async def connect(self) -> None:
+        self.joined = []
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        groups = await self.groups_to_join()
+        if groups is None:
+            await self.close(code=CLOSE_NOT_FOUND)
             return
         live.serving_websockets()
-        await self.channel_layer.group_add(live.hosts_group(), self.channel_name)
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = groups
         await self.accept()
 
+    async def groups_to_join(self) -> list[str] | None:
+        raise NotImplementedError
+
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(live.hosts_group(), self.channel_name)
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # The page sends nothing we act on (htmx may send form values); ignore it.
         return None
 
-    async def host_updated(self, event: dict[str, Any]) -> None:
-        html = await database_sync_to_async(_render_card)(event["host_id"])
+    async def send_html(self, html: str | None) -> None:
         if html:
             await self.send(text_data=html)
 
 
-def _render_card(host_id: int) -> str | None:
+class DashboardConsumer(LiveConsumer):
+    """The overview: host cards, and the header with the sentiment and services."""
+
+    async def groups_to_join(self) -> list[str]:
+        return [live.hosts_group()]
+
+    async def host_updated(self, event: dict[str, Any]) -> None:
+        await self.send_html(await database_sync_to_async(render_card)(event["host_id"]))
+
+    async def sentiment_updated(self, event: dict[str, Any]) -> None:
+        await self.send_html(await database_sync_to_async(render_sentiment)())
+
+
+class HostPageConsumer(LiveConsumer):
+    """A host page: its summary, its alerts, and the newest report for the charts."""
+
+    host_id: int
+
+    async def groups_to_join(self) -> list[str] | None:
+        name = self.scope["url_route"]["kwargs"]["name"]
+        host_id = await database_sync_to_async(Host.objects.filter(name=name).values_list("pk", flat=True).first)()
+        if host_id is None:
+            return None
+        self.host_id = host_id
+        return [live.host_group(host_id)]
+
+    async def host_updated(self, event: dict[str, Any]) -> None:
+        await self.send_html(await database_sync_to_async(render_host_live)(self.host_id))
+
+
+def render_card(host_id: int) -> str | None:
     context = host_card_context(host_id)
     if context is None:
         return None
     return render_to_string("hosts/_host_card.html", {**context, "oob": True})
+
+
+def render_sentiment() -> str:
+    return render_to_string("hosts/_sentiment_push.html", {**sentiment_context(), "oob": True})
+
+
+def render_host_live(host_id: int) -> str | None:
+    host = Host.objects.filter(pk=host_id).first()
+    if host is None:
+        return None
+    point = live_point(host)
+    context = {**host_page_context(host), "oob": True, "point": json.dumps(point) if point else ""}
+    return render_to_string("hosts/_host_live.html", context)

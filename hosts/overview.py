@@ -75,3 +75,47 @@ def overall_sentiment(hosts: list[Host] | None = None) -> dict[str, Any]:
     Pass the enabled hosts when already loaded; without them the host counts come from the cache.
     """
     return sentiment.overall(status_counts(hosts) if hosts is not None else None)
+
+
+# Busiest first for metrics; for last seen, the longest silent first (that is what needs a look).
+_SORT_KEYS = {"cpu": "cpu_percent", "memory": "memory_percent", "disk": "disk_percent"}
+
+
+def filter_hosts(
+    described: list[dict[str, Any]], *, status: str = "", tag: str = "", search: str = ""
+) -> list[dict[str, Any]]:
+    """Hosts matching every given criterion; search matches name or display name, any case."""
+    needle = search.strip().lower()
+    return [
+        h
+        for h in described
+        if (not status or h["status"] == status)
+        and (not tag or tag in h["tags"])
+        and (not needle or needle in h["name"].lower() or needle in h["display_name"].lower())
+    ]
+
+
+def sort_hosts(described: list[dict[str, Any]], sort: str = "name") -> list[dict[str, Any]]:
+    """Sorted copy; hosts without the sorted value (no metrics, never seen) go last."""
+    if sort == "last_seen":
+        seen = [h for h in described if h["last_seen"]]
+        never = [h for h in described if not h["last_seen"]]
+        return sorted(seen, key=lambda h: h["last_seen"]) + sorted(never, key=lambda h: h["name"])
+    field = _SORT_KEYS.get(sort)
+    if field is None:
+        return sorted(described, key=lambda h: (h["display_name"] or h["name"]).lower())
+    with_value: list[dict[str, Any]] = []
+    without: list[dict[str, Any]] = []
+    for h in described:
+        (with_value if h["latest"] and h["latest"].get(field) is not None else without).append(h)
+    return sorted(with_value, key=lambda h: (-h["latest"][field], h["name"])) + without
+
+
+def all_tags(hosts: Iterable[Host]) -> list[str]:
+    return sorted({tag for host in hosts for tag in host.tags})
+
+
+def current_statuses(now: datetime | None = None) -> dict[int, str]:
+    """Every host's status, from one narrow query: what the live status watch compares."""
+    now = now or timezone.now()
+    return {host.pk: host.status(now) for host in Host.objects.only("id", "last_seen")}

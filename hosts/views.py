@@ -1,25 +1,113 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from typing import Any
 
-from hosts.cards import thresholds
-from hosts.models import Host
-from hosts.overview import describe_hosts, overall_sentiment
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+from django_htmx.middleware import HtmxDetails
+
+from alerts.models import Alert, AlertState
+from hosts.cards import cards
+from hosts.charts import chart_tables
+from hosts.forms import OverviewFilter
+from hosts.models import Host, latest_client_certificates
+from hosts.overview import all_tags, describe_hosts, filter_hosts, overall_sentiment, sort_hosts
+from metrics.history import RANGES, history_with_detail
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+RECENT_ALERTS = 10
+
+
+def sentiment_context(hosts: list[Host] | None = None) -> dict[str, Any]:
+    """The overview header and services panel: also what a sentiment push renders.
+
+    `hosts`: every host, when the caller has them already (saves a query).
+    """
+    enabled = list(Host.objects.enabled()) if hosts is None else [h for h in hosts if h.enabled]
+    return {
+        "sentiment": overall_sentiment(enabled),
+        "firing_alerts": Alert.objects.firing().count(),
+    }
 
 
 @login_required
 @require_GET
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: HtmxHttpRequest) -> HttpResponse:
+    """The host grid. An htmx request (the filter form, a reconnect) gets the grid alone,
+    with the header swapped out-of-band, so one URL serves the page and its fragment."""
+    form = OverviewFilter(request.GET)
     hosts = list(Host.objects.all())
-    return render(
-        request,
-        "hosts/overview.html",
-        {
-            "hosts": describe_hosts(hosts),
-            "sentiment": overall_sentiment([h for h in hosts if h.enabled]),
-            "thresholds": thresholds(),
-        },
+    context: dict[str, Any] = {
+        **sentiment_context(hosts),
+        "form": form,
+        "tags": all_tags(hosts),
+        "total": len(hosts),
+        "nav": "overview",
+    }
+    if not form.is_valid():
+        context.update(hosts=[], filtered=True)
+        return render(request, "hosts/overview.html", context, status=400)
+    data = form.cleaned_data
+    described = describe_hosts(hosts)
+    shown = sort_hosts(
+        filter_hosts(described, status=data["status"], tag=data["tag"], search=data["q"]), data["sort"] or "name"
     )
+    context.update(hosts=cards(shown), filtered=form.is_filtering())
+    if request.htmx:
+        return render(request, "hosts/_overview_fragment.html", {**context, "oob": True})
+    return render(request, "hosts/overview.html", context)
+
+
+def host_page_context(host: Host) -> dict[str, Any]:
+    """The host page's live parts: summary and alerts (the page and the push render these)."""
+    alerts = Alert.objects.filter(host=host)
+    return {
+        "host": cards(describe_hosts([host]))[0],
+        "certificate": latest_client_certificates([host]).get(host.pk),
+        "firing": list(alerts.filter(state=AlertState.FIRING)),
+        "recent": list(alerts.filter(state=AlertState.RESOLVED)[:RECENT_ALERTS]),
+    }
+
+
+def _range_or_error(request: HttpRequest) -> tuple[str, dict[str, Any] | None]:
+    range_key = request.GET.get("range", "1h")
+    if range_key in RANGES:
+        return range_key, None
+    return range_key, {
+        "detail": [
+            {"loc": ["query", "range"], "msg": f"range must be one of {', '.join(RANGES)}", "type": "value_error"}
+        ]
+    }
+
+
+@login_required
+@require_GET
+def host_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    host = get_object_or_404(Host, name=name)
+    range_key, error = _range_or_error(request)
+    context = {**host_page_context(host), "nav": "overview", "ranges": list(RANGES), "range": range_key}
+    if error:
+        return render(request, "hosts/host.html", {**context, "range_error": error["detail"][0]["msg"]}, status=400)
+    if request.htmx:
+        return render(request, "hosts/_host_live.html", {**context, "oob": True})
+    history = history_with_detail(host, range_key)
+    return render(request, "hosts/host.html", {**context, "history": history, "charts": chart_tables(history)})
+
+
+@login_required
+@require_GET
+def host_history(request: HttpRequest, name: str) -> JsonResponse:
+    """Chart data for one range: what the page's charts load when the range changes or after a reconnect."""
+    host = Host.objects.filter(name=name).first()
+    if host is None:
+        return JsonResponse({"detail": f"no host named {name!r}"}, status=404)
+    range_key, error = _range_or_error(request)
+    if error:
+        return JsonResponse(error, status=400)
+    return JsonResponse(history_with_detail(host, range_key))

@@ -48,6 +48,11 @@ def rollup_step(range_key: str) -> int | None:
 
 def history(host: Host, range_key: str) -> dict[str, Any]:
     """Average per bucket for each series (peaks kept for CPU), oldest first."""
+    return _history(host, range_key)[0]
+
+
+def _history(host: Host, range_key: str) -> tuple[dict[str, Any], list[int] | None]:
+    """`history`, and for raw ranges the id of each bucket's newest sample (None for rollups)."""
     since = timezone.now() - RANGES[range_key]
     tier = rollup_step(range_key)
     if tier is None:
@@ -59,6 +64,7 @@ def history(host: Host, range_key: str) -> dict[str, Any]:
             .annotate(
                 **{f"avg_{name}": Avg(F(name), output_field=FloatField()) for name in SERIES},
                 max_cpu_percent=Max("cpu_percent"),
+                last_id=Max("id"),
             )
             .order_by("bucket")
         )
@@ -80,7 +86,7 @@ def history(host: Host, range_key: str) -> dict[str, Any]:
             )
             .order_by("bucket")
         )
-    return {
+    result = {
         "range": range_key,
         "step_seconds": step,
         "timestamps": [p["bucket"] * step for p in points],
@@ -88,4 +94,60 @@ def history(host: Host, range_key: str) -> dict[str, Any]:
             **{name: [p[f"avg_{name}"] for p in points] for name in SERIES},
             "cpu_max": [p["max_cpu_percent"] for p in points],
         },
+    }
+    return result, [p["last_id"] for p in points] if tier is None else None
+
+
+def history_with_detail(host: Host, range_key: str) -> dict[str, Any]:
+    """`history` plus per-core CPU, per-mount disk usage and per-interface network series.
+
+    Those live in raw samples' JSON `detail` (kept DETAIL_RETENTION_HOURS), which SQL
+    cannot average portably, so each bucket shows its newest sample's detail: one
+    extra query for at most MAX_POINTS rows. Ranges read from rollups have no detail:
+    they show the fullest mount and all interfaces together instead.
+    """
+    result, last_ids = _history(host, range_key)
+    if last_ids is None:
+        series = result["series"]
+        result["detail"] = {
+            "cores": [],
+            "disks": {"fullest mount": series["disk_percent"]},
+            "network": {"all": {"rx": series["net_rx_bps"], "tx": series["net_tx_bps"]}},
+        }
+        return result
+    details = dict(MetricSample.objects.filter(id__in=last_ids).values_list("id", "detail"))
+    result["detail"] = detail_series([details.get(i) or {} for i in last_ids])
+    return result
+
+
+def detail_series(details: list[dict[str, Any]]) -> dict[str, Any]:
+    """Align per-core, per-mount and per-interface values by point; None where one is missing."""
+    n = len(details)
+    cores: list[list[float | None]] = []
+    disks: dict[str, list[float | None]] = {}
+    network: dict[str, dict[str, list[float | None]]] = {}
+    for i, detail in enumerate(details):
+        for c, value in enumerate(detail.get("per_core") or []):
+            while len(cores) <= c:
+                cores.append([None] * n)
+            cores[c][i] = value
+        for disk in detail.get("disks") or []:
+            disks.setdefault(disk["mount"], [None] * n)[i] = disk["percent"]
+        for nic in detail.get("network") or []:
+            series = network.setdefault(nic["interface"], {"rx": [None] * n, "tx": [None] * n})
+            series["rx"][i] = nic["rx_bytes_per_s"]
+            series["tx"][i] = nic["tx_bytes_per_s"]
+    return {"cores": cores, "disks": disks, "network": network}
+
+
+def live_point(host: Host) -> dict[str, Any] | None:
+    """The newest sample shaped like a one-point `history_with_detail`, for charts to append."""
+    sample = MetricSample.objects.filter(host=host).order_by("-collected_at").first()
+    if sample is None:
+        return None
+    values = {name: [getattr(sample, name)] for name in SERIES}
+    return {
+        "timestamps": [int(sample.collected_at.timestamp())],
+        "series": {**values, "cpu_max": [sample.cpu_percent]},
+        "detail": detail_series([sample.detail]),
     }

@@ -88,6 +88,10 @@ def _log_failure(future: Any) -> None:
 
 _socket_loop: asyncio.AbstractEventLoop | None = None
 _relay_task: asyncio.Task[None] | None = None
+_watch_task: asyncio.Task[None] | None = None
+# How often the web process re-evaluates host statuses; a host turns stale/offline on
+# open dashboards within this many seconds of crossing the line.
+STATUS_WATCH_SECONDS = 2.0
 
 
 def serving_websockets() -> None:
@@ -96,9 +100,11 @@ def serving_websockets() -> None:
     Remembers the loop (so sync code can hand it pushes) and, without Redis,
     starts relaying outbox rows written by other processes.
     """
-    global _socket_loop, _relay_task
+    global _socket_loop, _relay_task, _watch_task
     loop = asyncio.get_running_loop()
     _socket_loop = loop
+    if _watch_task is None or _watch_task.done() or _watch_task.get_loop() is not loop:
+        _watch_task = loop.create_task(watch_statuses())
     if not isinstance(get_channel_layer(), InMemoryChannelLayer):
         return
     if _relay_task is None or _relay_task.done() or _relay_task.get_loop() is not loop:
@@ -119,3 +125,40 @@ async def relay_outbox() -> None:
         except Exception:
             log.exception("outbox relay failed; retrying")
         await asyncio.sleep(OUTBOX_POLL_SECONDS)
+
+
+async def watch_statuses() -> None:
+    """Turn cards stale or offline on open dashboards when reports stop.
+
+    Nothing arrives when a host goes quiet, so the web process (not Celery: it must
+    work with the worker down too) compares every host's status every few seconds
+    and pushes the hosts whose status changed. Runs once per web process; with
+    several processes each pushes, and a card re-rendered twice looks the same.
+    """
+    previous: dict[int, str] | None = None
+    while True:
+        try:
+            previous = await publish_status_changes(previous)
+        except Exception:
+            log.exception("status watch failed; retrying")
+        await asyncio.sleep(STATUS_WATCH_SECONDS)
+
+
+async def publish_status_changes(previous: dict[int, str] | None) -> dict[int, str]:
+    """Push `host.updated` for each host whose status differs from `previous`; returns the statuses now."""
+    from channels.db import database_sync_to_async
+
+    from hosts.overview import current_statuses
+
+    current = await database_sync_to_async(current_statuses)()
+    if previous is None:
+        return current
+    changed = [host_id for host_id, status in current.items() if previous.get(host_id) != status]
+    layer = get_channel_layer()
+    for host_id in changed:
+        event = {"type": "host.updated", "host_id": host_id}
+        for group in (hosts_group(), host_group(host_id)):
+            await layer.group_send(group, event)
+    if changed:
+        await layer.group_send(hosts_group(), {"type": "sentiment.updated"})
+    return current

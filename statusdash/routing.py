@@ -1,7 +1,10 @@
 from django.urls import path
 
-from hosts.consumers import DashboardConsumer
+from alerts.consumers import AlertsConsumer
+from hosts.consumers import DashboardConsumer, HostPageConsumer
 
 websocket_urlpatterns = [
     path("ws/dashboard/", DashboardConsumer.as_asgi()),
+    path("ws/hosts/<str:name>/", HostPageConsumer.as_asgi()),
+    path("ws/alerts/", AlertsConsumer.as_asgi()),
 ]

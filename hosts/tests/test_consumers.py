@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import timedelta
+from html import unescape as html_unescape
 from typing import Any
 
 import pytest
+import time_machine
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client
+from django.utils import timezone
 
-from hosts.consumers import DashboardConsumer
+from hosts.consumers import DashboardConsumer, HostPageConsumer
 from hosts.models import ApiKey, ApiKeyScope, Host, LiveEvent
 from statusdash import live
 
@@ -90,3 +95,146 @@ async def test_html_in_host_names_is_escaped(make_report: Any, monkeypatch: pyte
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
     await communicator.disconnect()
+
+
+async def connect_host_page(user: Any, name: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(HostPageConsumer.as_asgi(), f"/ws/hosts/{name}/")
+    communicator.scope["user"] = user
+    communicator.scope["url_route"] = {"kwargs": {"name": name}}
+    return communicator
+
+
+@pytest.fixture
+def quiet_watch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the background status watch from pushing during a test that drives it by hand."""
+    monkeypatch.setattr(live, "STATUS_WATCH_SECONDS", 3600)
+    monkeypatch.setattr(live, "IN_WEB_PROCESS", True)
+
+
+async def test_anonymous_host_page_socket_is_closed() -> None:
+    communicator = await connect_host_page(AnonymousUser(), "web-1")
+    assert await communicator.connect() == (False, 4401)
+
+
+async def test_host_page_socket_for_unknown_host_is_closed(quiet_watch: None) -> None:
+    user, _, _ = await database_sync_to_async(setup_host)()
+    communicator = await connect_host_page(user, "nope")
+    assert await communicator.connect() == (False, 4404)
+
+
+async def test_report_pushes_host_page_summary_and_chart_point(make_report: Any, quiet_watch: None) -> None:
+    user, _, key = await database_sync_to_async(setup_host)()
+    communicator = await connect_host_page(user, "web-1")
+    assert (await communicator.connect())[0]
+    report = make_report()
+    report["cpu"]["percent"] = 63.5
+    assert await database_sync_to_async(post_report)(key, report) == 202
+    html = await communicator.receive_from(timeout=3)
+    assert '<section id="host-summary" class="panel" hx-swap-oob="true"' in html
+    assert "63.5%" in html
+    assert 'id="host-alerts"' in html
+    point = json.loads(html_unescape(html.split('data-point="')[1].split('"')[0]))
+    assert point["series"]["cpu_percent"] == [63.5]
+    assert point["detail"]["disks"]["/data"] == [72.0]
+    await communicator.disconnect()
+
+
+async def test_host_page_does_not_hear_other_hosts(make_report: Any, quiet_watch: None) -> None:
+    user, _, _ = await database_sync_to_async(setup_host)()
+    other = await database_sync_to_async(Host.objects.create)(name="db-1")
+    _, other_key = await database_sync_to_async(ApiKey.issue)(ApiKeyScope.AGENT, host=other)
+    communicator = await connect_host_page(user, "web-1")
+    assert (await communicator.connect())[0]
+    assert await database_sync_to_async(post_report)(other_key, make_report()) == 202
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+async def test_sentiment_update_redraws_header_and_services_panel(quiet_watch: None) -> None:
+    user, _, _ = await database_sync_to_async(setup_host)()
+    communicator = await connect(user)
+    assert (await communicator.connect())[0]
+    await database_sync_to_async(sentiment_changed_in_a_transaction)()
+    html = await communicator.receive_from(timeout=3)
+    assert 'id="sentiment" class="summary" hx-swap-oob="true"' in html
+    assert 'id="services-panel" class="panel" hx-swap-oob="true"' in html
+    assert "No service has reported its health yet" in html
+    await communicator.disconnect()
+
+
+def sentiment_changed_in_a_transaction() -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        live.sentiment_changed()
+
+
+async def test_host_going_quiet_turns_its_card_offline_without_a_report(make_report: Any, quiet_watch: None) -> None:
+    user, host, key = await database_sync_to_async(setup_host)()
+    assert await database_sync_to_async(post_report)(key, make_report()) == 202
+    communicator = await connect(user)
+    assert (await communicator.connect())[0]
+    statuses = await live.publish_status_changes(None)
+    assert statuses == {host.pk: "online"}
+    assert await communicator.receive_nothing(timeout=0.2)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        statuses = await live.publish_status_changes(statuses)
+        card = await communicator.receive_from(timeout=3)
+        header = await communicator.receive_from(timeout=3)
+    assert statuses == {host.pk: "offline"}
+    assert f'id="host-{host.pk}"' in card
+    assert "status-offline" in card
+    assert 'id="sentiment"' in header and "badge-unhealthy" in header
+    await communicator.disconnect()
+
+
+async def test_unchanged_statuses_push_nothing(make_report: Any, quiet_watch: None) -> None:
+    user, _, key = await database_sync_to_async(setup_host)()
+    assert await database_sync_to_async(post_report)(key, make_report()) == 202
+    communicator = await connect(user)
+    assert (await communicator.connect())[0]
+    statuses = await live.publish_status_changes(None)
+    await live.publish_status_changes(statuses)
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_status_watch_runs_in_the_web_process_once_a_socket_opens(
+    make_report: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "STATUS_WATCH_SECONDS", 0.05)
+    monkeypatch.setattr(live, "IN_WEB_PROCESS", True)
+    user, host, key = await database_sync_to_async(setup_host)()
+    assert await database_sync_to_async(post_report)(key, make_report()) == 202
+    communicator = await connect(user)
+    assert (await communicator.connect())[0]
+    await asyncio.sleep(0.2)  # the watch takes its first look
+    await database_sync_to_async(Host.objects.filter(pk=host.pk).update)(last_seen=timezone.now() - timedelta(hours=1))
+    card = await communicator.receive_from(timeout=3)
+    assert "status-offline" in card
+    await communicator.disconnect()
+
+
+@pytest.mark.redis
+async def test_status_change_reaches_a_host_page_through_redis(make_report: Any, quiet_watch: None) -> None:
+    from django.test import override_settings
+
+    from conftest import REDIS_TEST_URL
+
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_TEST_URL], "prefix": "statusdash-test"},
+        }
+    }
+    with override_settings(CHANNEL_LAYERS=layers):
+        user, host, key = await database_sync_to_async(setup_host)()
+        assert await database_sync_to_async(post_report)(key, make_report()) == 202
+        communicator = await connect_host_page(user, "web-1")
+        assert (await communicator.connect())[0]
+        with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+            await live.publish_status_changes({host.pk: "online"})
+            html = await communicator.receive_from(timeout=5)
+        assert '<section id="host-summary"' in html and "badge-offline" in html
+        await communicator.disconnect()
