@@ -64,10 +64,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session", autouse=True)
 def collected_static(django_db_blocker: Any) -> None:
-    """Pages use hashed static names, so the manifest must exist before any page renders."""
+    """Pages use hashed static names, so the manifest must be current before any page renders.
+
+    Run every session (it copies only what changed), one xdist worker at a time.
+    """
+    import fcntl
+
     from django.conf import settings
 
-    if not (settings.STATIC_ROOT / "staticfiles.json").exists():
+    settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(settings.STATIC_ROOT / ".collect.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         call_command("collectstatic", interactive=False, verbosity=0)
 
 

@@ -136,7 +136,7 @@ def test_two_workers_share_the_queue_and_one_beat_schedules_once(celery_env: dic
     ):
         try:
             queued = {probe.delay("queued").id for _ in range(30)}
-            wait_for(lambda: {"queued", "beat"} <= {r[1] for r in runs(log)}, 60, "queued and scheduled tasks to run")
+            wait_for(lambda: {"queued", "beat"} <= {r[1] for r in runs(log)}, 120, "queued and scheduled tasks to run")
             time.sleep(2)  # a few more beat ticks
         finally:
             stop(beat)
