@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
@@ -48,6 +50,29 @@ def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRes
         {"detail": "authentication required: a dashboard session, a read API key or a bearer token"},
         status=401,
     )
+
+
+# Seconds an agent should wait before resending after a storage failure; its spool keeps the reports.
+STORAGE_RETRY_AFTER_SECONDS = 30
+log = logging.getLogger("statusdash.api")
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def storage_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """503 with a reason when the database cannot take writes (disk full, read-only, gone).
+
+    Agents keep what they collected and retry, so a full disk costs no data; a 500 would
+    read as a bug in the hub. Errors from bad data (IntegrityError and the like) are not
+    caught here: retrying them would never help.
+    """
+    reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    log.warning("storage unavailable", extra={"path": request.path, "error": reason})
+    response = api.create_response(
+        request, {"detail": f"the hub cannot store data right now ({reason}); retry later"}, status=503
+    )
+    response["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+    return response
 
 
 class TokenIn(Schema):
