@@ -40,6 +40,7 @@ class AgentRun:
     accepted: list[datetime] = field(default_factory=list)  # collected_at of reports answered 2xx
     storing_requests: int = 0  # 2xx answers that stored something: each one must reach the dashboard
     errors: list[str] = field(default_factory=list)
+    unanswered: list[datetime] = field(default_factory=list)  # sent, but the connection failed: may be stored
 
 
 def simulate(agent: AgentRun, url: str, until: float, start_barrier: threading.Barrier) -> None:
@@ -58,6 +59,7 @@ def simulate(agent: AgentRun, url: str, until: float, start_barrier: threading.B
             response = session.post(url, json=body, timeout=30)
         except requests.RequestException as error:
             agent.errors.append(str(error))
+            agent.unanswered.extend(as_utc(r["collected_at"]) for r in reports)
         else:
             agent.latencies.append(time.perf_counter() - started)
             agent.statuses.append(response.status_code)
