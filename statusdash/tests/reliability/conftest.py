@@ -83,6 +83,31 @@ class Hub:
         return [line for line in self.log().splitlines() if any(sign in line for sign in TROUBLE)]
 
 
+@pytest.fixture(scope="module")
+def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, dict[str, Any]]]:
+    """One standalone hub for a module of tests that only read or add: (hub, keys).
+
+    Hosts: web-1, web-2, and one per HOSTILE_NAMES entry; keys as prepare_standalone.
+    """
+    directory = tmp_path_factory.mktemp("shared-hub")
+    env = standalone_env(directory / "hub-data")
+    keys = prepare_standalone(env, ["web-1", "web-2", *HOSTILE_NAMES])
+    hub = Hub(env, directory / "hub.log").start()
+    yield hub, keys
+    hub.stop()
+
+
+# Host names that try to break out of HTML, SQL or a terminal. They must come back verbatim
+# through the API and escaped in every page.
+XSS = '<script>alert("xss-9")</script>'
+HOSTILE_NAMES = [
+    XSS,
+    '"><img src=x onerror=alert(9)>',
+    "x'; DROP TABLE hosts_host; --",
+    "ünïcødé-主机-☃-\u202egnp.exe",
+]
+
+
 @pytest.fixture
 def start_hub(tmp_path: Path) -> Iterator[Any]:
     """start_hub(env) -> a running Hub, stopped when the test ends."""
@@ -128,7 +153,8 @@ names = json.loads({names!r})
 User.objects.create_superuser("admin", "admin@example.com", "reliability-pass")
 keys = {{"read": ApiKey.issue(ApiKeyScope.READ, label="reliability")[1], "agents": {{}}}}
 for name in names:
-    host = Host.objects.create(name=name)
+    # Names double as display names, tags and descriptions, so hostile names reach every field.
+    host = Host.objects.create(name=name, display_name=name, description=name, tags=[name])
     keys["agents"][name] = ApiKey.issue(ApiKeyScope.AGENT, host=host)[1]
 print(json.dumps(keys))
 """
