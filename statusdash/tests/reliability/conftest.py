@@ -156,13 +156,20 @@ for name in names:
     # Names double as display names, tags and descriptions, so hostile names reach every field.
     host = Host.objects.create(name=name, display_name=name, description=name, tags=[name])
     keys["agents"][name] = ApiKey.issue(ApiKeyScope.AGENT, host=host)[1]
+revoked_read, keys["revoked_read"] = ApiKey.issue(ApiKeyScope.READ, label="revoked")
+revoked_read.revoke()
+if names:
+    revoked_agent, keys["revoked_agent"] = ApiKey.issue(ApiKeyScope.AGENT, host=Host.objects.get(name=names[0]))
+    revoked_agent.revoke()
 print(json.dumps(keys))
 """
 
 
 def prepare_standalone(env: dict[str, str], host_names: list[str]) -> dict[str, Any]:
     """Migrate a standalone hub's database; create an admin (admin / reliability-pass),
-    a read key and one agent key per host. Returns {"read": key, "agents": {name: key}}."""
+    a read key and one agent key per host, and revoked ones.
+
+    Returns {"read", "revoked_read", "revoked_agent" (the first host's): key, "agents": {name: key}}."""
     manage(env, "migrate", "--verbosity", "0")
     out = manage(env, "shell", "-c", SETUP_SCRIPT.format(names=json.dumps(host_names)))
     return dict(json.loads(out.strip().splitlines()[-1]))
