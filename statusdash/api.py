@@ -18,12 +18,52 @@ from metrics.schemas import report_body_json_schema
 from statusdash.auth import issue_token
 from statusdash.lib.jsonparse import StrictJSONParser
 
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+
+def _error(description: str, component: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+    }
+
 
 class StatusdashAPI(NinjaAPI):
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(*args, **kwargs)
         # Bodies parsed by hand (the report endpoints) document their models here.
         schema["components"]["schemas"].update(report_body_json_schema()[1])
+        schema["components"]["schemas"]["ValidationErrorOut"] = VALIDATION_ERROR_SCHEMA
+        # Answers every operation can give, whatever its handler declares (found by fuzzing
+        # the document: clients and fuzzers must not meet undocumented codes).
+        for item in schema["paths"].values():
+            for operation in item.values():
+                responses = operation["responses"]
+                if operation.get("requestBody"):
+                    responses.setdefault("400", _error("The body is not JSON, or not readable", "ErrorOut"))
+                    responses.setdefault("413", _error("The body is too large", "ErrorOut"))
+                if operation.get("requestBody") or operation.get("parameters"):
+                    responses.setdefault("422", _error("A field is invalid; `loc` names it", "ValidationErrorOut"))
+                responses.setdefault(
+                    "503", _error("The database cannot take writes now; retry after Retry-After", "ErrorOut")
+                )
         return schema
 
 
