@@ -78,4 +78,5 @@ def test_full_disk_is_a_503_with_a_reason_and_ingest_recovers_when_space_returns
     assert retried.json() == {"accepted": 200, "duplicates": 0}
     assert session.post(url, json=sample_report(), timeout=10).status_code == 202
     assert hub.process.poll() is None
-    assert [line for line in hub.log().splitlines() if "Traceback" in line] == []
+    # Django logs every 5xx answer at error level; the 503s were the point.
+    assert [line for line in hub.trouble() if "status_code=503" not in line] == []
