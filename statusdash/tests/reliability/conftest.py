@@ -313,20 +313,24 @@ class RecordingAgent:
     def collected(self) -> set[str]:
         return set(self.record.read_text().split()) if self.record.exists() else set()
 
-    def spooled(self) -> int:
+    def _spool_rows(self, query: str) -> list[tuple[Any, ...]]:
         path = self.spool_dir / "spool.sqlite3"
         if not path.exists():
-            return 0
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return int(db.execute("SELECT count(*) FROM reports").fetchone()[0])
+            return []
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+                return db.execute(query).fetchall()
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):  # the agent is creating its spool right now
+                return []
+            raise
+
+    def spooled(self) -> int:
+        return len(self._spool_rows("SELECT id FROM reports"))
 
     def spooled_collected_at(self) -> set[datetime]:
-        path = self.spool_dir / "spool.sqlite3"
-        if not path.exists():
-            return set()
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            # Read from the body: the collected_at column is a float, for the age bound only.
-            return {as_utc(json.loads(row[0])["collected_at"]) for row in db.execute("SELECT body FROM reports")}
+        # Read from the body: the collected_at column is a float, for the age bound only.
+        return {as_utc(json.loads(body)["collected_at"]) for (body,) in self._spool_rows("SELECT body FROM reports")}
 
     def stop(self) -> None:
         if self.process.poll() is None:
