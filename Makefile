@@ -8,7 +8,7 @@ POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-postgres lint bench test-reliability
+.PHONY: help install run test test-postgres lint bench
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -38,5 +38,6 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy
 bench: $(STAMP) ## Run the benchmarks (prints figures; see docs/benchmarks.md)
 	$(PY) bench/ingest.py
 
+.PHONY: test-reliability
 test-reliability: $(STAMP) ## Load, faults and hostile input against real servers (about 5 minutes; see docs/reliability.md)
 	$(PY) -m pytest -m reliability statusdash/tests/reliability -s -p no:cacheprovider --durations=10 $(PYTEST_ARGS)

@@ -53,6 +53,7 @@ def fuzz(hub: Hub, key: str, tmp_path: Path, *filters: str) -> str:
             str(tmp_path),
             *filters,
         ],
+        cwd=tmp_path,  # schemathesis keeps a cache directory where it runs
         capture_output=True,
         text=True,
         timeout=400,
