@@ -25,11 +25,11 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies
 run: $(STAMP) ## Migrate and start everything on this machine (SQLite, no Redis, a local agent); Ctrl-C stops
 	$(PY) -m statusdash.run
 
-test: $(STAMP) ## Run the test suite (Redis/PostgreSQL/browser tests skip when those are missing, except in CI)
-	$(PY) -m pytest -n 2 --dist load $(PYTEST_ARGS)
+test: $(STAMP) ## Run the test suite (Redis/PostgreSQL/browser tests skip when those are missing, except in CI; reliability: make test-reliability)
+	$(PY) -m pytest -n 2 --dist load -m "not reliability" $(PYTEST_ARGS)
 
 test-postgres: $(STAMP) ## Run the whole suite again against PostgreSQL
-	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest -n 2 --dist load $(PYTEST_ARGS)
+	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest -n 2 --dist load -m "not reliability" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff check .
@@ -127,3 +127,7 @@ deploy-agent-%: ## Deploy the agent to one host (platform, vpn, apricot)
 
 agent-status: ## Is the agent running on each host?
 	$(MAKE) -C agent $@
+
+.PHONY: test-reliability
+test-reliability: $(STAMP) ## Load, faults and hostile input against real servers (about 5 minutes; see docs/reliability.md)
+	$(PY) -m pytest -m reliability statusdash/tests/reliability -s -p no:cacheprovider --durations=10 $(PYTEST_ARGS)

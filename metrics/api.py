@@ -67,7 +67,7 @@ def parse_reports(request: HttpRequest) -> tuple[list[ReportIn], bool]:
 @router.post(
     "/report",
     auth=agent_auth,
-    response={202: ReportAccepted, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut},
+    response={202: ReportAccepted, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 503: ErrorOut},
     openapi_extra=_report_body_schema(),
 )
 def report(request: HttpRequest) -> Status:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern
 from ninja import NinjaAPI, Schema, Status
@@ -20,12 +22,52 @@ from statusdash.auth import issue_token
 from statusdash.lib.jsonparse import StrictJSONParser
 from statusdash.observability import logged_api_view
 
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+
+def _error(description: str, component: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+    }
+
 
 class StatusdashAPI(NinjaAPI):
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(*args, **kwargs)
         # Bodies parsed by hand (the report endpoints) document their models here.
         schema["components"]["schemas"].update(report_body_json_schema()[1])
+        schema["components"]["schemas"]["ValidationErrorOut"] = VALIDATION_ERROR_SCHEMA
+        # Answers every operation can give, whatever its handler declares (found by fuzzing
+        # the document: clients and fuzzers must not meet undocumented codes).
+        for item in schema["paths"].values():
+            for operation in item.values():
+                responses = operation["responses"]
+                if operation.get("requestBody"):
+                    responses.setdefault("400", _error("The body is not JSON, or not readable", "ErrorOut"))
+                    responses.setdefault("413", _error("The body is too large", "ErrorOut"))
+                if operation.get("requestBody") or operation.get("parameters"):
+                    responses.setdefault("422", _error("A field is invalid; `loc` names it", "ValidationErrorOut"))
+                responses.setdefault(
+                    "503", _error("The database cannot take writes now; retry after Retry-After", "ErrorOut")
+                )
         return schema
 
     def _get_urls(self) -> Any:
@@ -59,6 +101,29 @@ def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRes
         {"detail": "authentication required: a dashboard session, a read API key or a bearer token"},
         status=401,
     )
+
+
+# Seconds an agent should wait before resending after a storage failure; its spool keeps the reports.
+STORAGE_RETRY_AFTER_SECONDS = 30
+log = logging.getLogger("statusdash.api")
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def storage_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """503 with a reason when the database cannot take writes (disk full, read-only, gone).
+
+    Agents keep what they collected and retry, so a full disk costs no data; a 500 would
+    read as a bug in the hub. Errors from bad data (IntegrityError and the like) are not
+    caught here: retrying them would never help.
+    """
+    reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    log.warning("storage unavailable", extra={"path": request.path, "error": reason})
+    response = api.create_response(
+        request, {"detail": f"the hub cannot store data right now ({reason}); retry later"}, status=503
+    )
+    response["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+    return response
 
 
 class TokenIn(Schema):

@@ -40,7 +40,12 @@ def decoded_body(request: HttpRequest) -> bytes:
 
 class StrictJSONParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
-        return json.loads(decoded_body(request), parse_constant=_refuse_constant)
+        try:
+            return json.loads(decoded_body(request), parse_constant=_refuse_constant)
+        except RecursionError:
+            # `[[[[...` a hundred thousand deep fits in any body limit and exhausts the
+            # parser's stack: a malformed body, not a server error.
+            raise ValueError("JSON is nested too deeply") from None
 
 
 def json_body(request: HttpRequest) -> Any:
