@@ -15,8 +15,9 @@ from statusdash.tests.reliability.conftest import Hub, login
 
 pytestmark = pytest.mark.reliability
 
-# Operations that need no credentials, by design.
-PUBLIC = {("post", "/api/auth/token"), ("post", "/api/metrics/validate")}
+# Operations that need no credentials in headers, by design: logging in, checking a report,
+# and enrollment, whose credential is the one-time token in its body (tested below).
+PUBLIC = {("post", "/api/auth/token"), ("post", "/api/metrics/validate"), ("post", "/api/enroll")}
 REPORT = ("post", "/api/metrics/report")
 
 
@@ -55,6 +56,15 @@ def test_a_revoked_read_key_is_refused_everywhere(shared_hub: tuple[Hub, dict[st
             continue
         response = call(hub, method, path, {header: value})
         assert response.status_code in (401, 403), (method, path, response.status_code)
+
+
+def test_enrollment_with_a_wrong_token_is_a_401(shared_hub: tuple[Hub, dict[str, Any]]) -> None:
+    hub, keys = shared_hub
+    body = {"token": "not-a-token", "csr": "-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n"}
+    for headers in ({}, {"Authorization": f"Bearer {keys['read']}"}):
+        response = requests.post(f"{hub.url}/api/enroll", json=body, headers=headers, timeout=10)
+        assert response.status_code == 401, response.text
+        assert response.json()["detail"] == "unknown enrollment token"
 
 
 def test_a_read_key_cannot_report_metrics(shared_hub: tuple[Hub, dict[str, Any]]) -> None:
