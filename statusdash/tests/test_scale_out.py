@@ -108,9 +108,11 @@ def wait_for(condition: Any, seconds: float, what: str) -> None:
 def test_two_workers_share_the_queue_and_one_beat_schedules_once(celery_env: dict[str, str], tmp_path: Path) -> None:
     from statusdash.tests.celery_probe import app, probe
 
-    app.conf.broker_url = celery_env["REDIS_URL"]
+    # An explicit connection: the app in this process may already hold a producer pool for
+    # the broker another test used (the SQLite one); changing broker_url would not reach it.
+    connection = app.connection_for_write(celery_env["REDIS_URL"])
     log = Path(celery_env["PROBE_LOG"])
-    app.connection_for_write().default_channel.queue_purge("celery")  # leftovers of an aborted run
+    connection.default_channel.queue_purge("celery")  # leftovers of an aborted run
     probe_module = ["--include", "statusdash.tests.celery_probe"]
     beat = subprocess.Popen(
         [
@@ -135,13 +137,14 @@ def test_two_workers_share_the_queue_and_one_beat_schedules_once(celery_env: dic
         celery_worker(celery_env, *probe_module, "-n", "probe2@%h"),
     ):
         try:
-            queued = {probe.delay("queued").id for _ in range(30)}
+            queued = {probe.apply_async(("queued",), connection=connection).id for _ in range(30)}
             wait_for(lambda: {"queued", "beat"} <= {r[1] for r in runs(log)}, 120, "queued and scheduled tasks to run")
             time.sleep(2)  # a few more beat ticks
         finally:
             stop(beat)
         wait_for(lambda: queued <= {r[0] for r in runs(log)}, 60, "every queued task to run")
         time.sleep(1)  # anything run twice would show by now
+    connection.release()
     done = runs(log)
     times_run = Counter(task_id for task_id, _, _ in done)
     assert [task_id for task_id, n in times_run.items() if n > 1] == [], "a task ran twice"
