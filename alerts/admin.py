@@ -140,7 +140,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Send a test notification")
     def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
         for channel in queryset:
-            notification = Notification.objects.create(
+            notification = Notification.objects.create_claimed(
                 channel=channel,
                 title="statusdash test notification",
                 body=f"Sent from the admin by {request.user.get_username()}. If you read this, {channel.name} works.",

@@ -481,6 +481,16 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed"
 
 
+def delivery_lease(now: datetime) -> dict[str, Any]:
+    """The fields that give one delivery task the right to send, until the lease runs out."""
+    return {"claim": uuid.uuid4(), "claimed_until": now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)}
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """After the first failed attempt NOTIFY_RETRY_SECONDS (10 s), then doubling, capped at 10 minutes."""
+    return timedelta(seconds=min(600, settings.NOTIFY_RETRY_SECONDS * 2 ** (attempts - 1)))
+
+
 class NotificationQuerySet(models.QuerySet["Notification"]):
     def compose(self, channel: NotificationChannel, transitions: list[AlertTransition]) -> Notification:
         firing = sum(t.kind != TransitionKind.RESOLVED for t in transitions)
@@ -494,9 +504,32 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         if settings.PUBLIC_URL:
             body += f"\n\n{settings.PUBLIC_URL}/alerts/"
         worst = max((t.severity for t in transitions), key=SEVERITY_RANK.__getitem__)
-        notification = self.create(channel=channel, title=title[:200], body=body, severity=worst)
+        notification = self.create_claimed(channel=channel, title=title[:200], body=body, severity=worst)
         notification.transitions.set(transitions)
         return notification
+
+    def create_claimed(self, **fields: Any) -> Notification:
+        """A new notification already leased to the caller, so the sweep leaves it alone."""
+        return self.create(**fields, **delivery_lease(timezone.now()))
+
+    def claim_due(self, now: datetime) -> list[Notification]:
+        """Lease every pending notification that is due and that no task holds.
+
+        Due: a new one whose task never ran (the worker died after the dispatch
+        committed), a failed attempt whose backoff is over, or one whose lease ran out
+        (the worker died while sending). The conditional update on the old claim is
+        the lease: two sweeps at once never hand the same notification to two tasks.
+        """
+        candidates = self.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
+            Q(claimed_until=None) | Q(claimed_until__lt=now)
+        )
+        claimed = []
+        for notification in candidates:
+            lease = delivery_lease(now)
+            if self.filter(pk=notification.pk, claim=notification.claim).update(**lease):
+                notification.claim, notification.claimed_until = lease["claim"], lease["claimed_until"]
+                claimed.append(notification)
+        return claimed
 
 
 class Notification(models.Model):
@@ -512,11 +545,21 @@ class Notification(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A pending notification is sent by the task holding its claim, until claimed_until;
+    # after that (the worker died) or after a failed attempt's backoff, the dispatch
+    # sweep leases it to a new task. The rows are the queue; Celery only carries work.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claim = models.UUIDField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The dispatch sweep's question every 10 seconds: is a delivery due?
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel}: {self.title} ({self.status})"
@@ -530,18 +573,28 @@ class Notification(models.Model):
             return apprise.NotifyType.SUCCESS
         return apprise.NotifyType.FAILURE if self.severity == Severity.CRITICAL else apprise.NotifyType.WARNING
 
-    def deliver(self, final_attempt: bool) -> bool:
-        """Try once and record the attempt. True when sent (or already sent)."""
-        if self.status == DeliveryStatus.SENT:
-            return True
+    def deliver(self, final_attempt: bool = False) -> bool:
+        """Try once, as the holder of the claim, and record the attempt. True when sent.
+
+        A failure is due again after a backoff, or final after NOTIFY_MAX_ATTEMPTS.
+        The record is written only while the claim is still ours: a task that outlived
+        its lease must not overwrite what the task that took over recorded.
+        """
+        if self.status != DeliveryStatus.PENDING or self.claim is None:
+            return self.status == DeliveryStatus.SENT
         error = self.channel.send(self.title, self.body, self.notify_type())
+        now = timezone.now()
         self.attempts += 1
         self.error = error
         if not error:
-            self.status, self.sent_at = DeliveryStatus.SENT, timezone.now()
-        elif final_attempt:
+            self.status, self.sent_at = DeliveryStatus.SENT, now
+        elif final_attempt or self.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
             self.status = DeliveryStatus.FAILED
-        self.save(update_fields=["attempts", "error", "status", "sent_at"])
+        else:
+            self.next_attempt_at = now + retry_delay(self.attempts)
+        held, self.claim, self.claimed_until = self.claim, None, None
+        fields = ["attempts", "error", "status", "sent_at", "next_attempt_at", "claim", "claimed_until"]
+        Notification.objects.filter(pk=self.pk, claim=held).update(**{f: getattr(self, f) for f in fields})
         return not error
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -15,8 +15,6 @@ from alerts.models import AlertTransition, Notification, dispatch, queue_reminde
 from statusdash.observability import timed_sweep
 
 log = logging.getLogger("statusdash.alerts")
-
-MAX_DELIVERY_RETRIES = 5
 
 
 @shared_task
@@ -32,35 +30,37 @@ def sweep_alerts() -> None:
 @shared_task
 @timed_sweep("alerts.dispatch_notifications")
 def dispatch_notifications() -> int:
-    """Turn what changed within the grouping window into one notification per channel."""
+    """Turn what changed within the grouping window into one notification per channel,
+    and hand every delivery that is due (a retry, or one a dead worker left) to a task."""
     now = timezone.now()
     window = timedelta(seconds=settings.ALERT_GROUP_WINDOW_SECONDS)
     with transaction.atomic():
+        due = Notification.objects.claim_due(now)
         transitions = AlertTransition.objects.claim_batch(now, window)
-        if not transitions:
-            return 0
-        notifications = dispatch(transitions, now)
-        for notification in notifications:
-            deliver_notification.delay_on_commit(notification.pk)
-    log.info("alerts dispatched", extra={"transitions": len(transitions), "notifications": len(notifications)})
+        notifications = dispatch(transitions, now) if transitions else []
+        for notification in [*due, *notifications]:
+            deliver_notification.delay_on_commit(notification.pk, str(notification.claim))
+    if transitions or due:
+        log.info(
+            "alerts dispatched",
+            extra={"transitions": len(transitions), "notifications": len(notifications), "retries": len(due)},
+        )
     return len(notifications)
 
 
-def retry_delay(retries: int) -> int:
-    """Exponential backoff: 10 s, 20 s, 40 s, ... capped at 10 minutes."""
-    return int(min(600, settings.NOTIFY_RETRY_SECONDS * 2**retries))
-
-
-@shared_task(bind=True, max_retries=MAX_DELIVERY_RETRIES)
-def deliver_notification(self: Task, notification_id: int) -> None:
-    notification = Notification.objects.select_related("channel").filter(pk=notification_id).first()
+@shared_task
+def deliver_notification(notification_id: int, claim: str) -> None:
+    """Send one notification if this task still holds its claim; the sweep schedules retries."""
+    notification = Notification.objects.select_related("channel").filter(pk=notification_id, claim=claim).first()
     if notification is None:
-        return
-    final = self.request.retries >= self.max_retries
-    if not notification.deliver(final_attempt=final):
+        return  # sent, given up, or its lease passed to a newer task
+    if not notification.deliver():
         log.warning(
             "notification not delivered",
-            extra={"channel": notification.channel.name, "attempt": notification.attempts, "error": notification.error},
+            extra={
+                "channel": notification.channel.name,
+                "attempt": notification.attempts,
+                "status": notification.status,
+                "error": notification.error,
+            },
         )
-        if not final:
-            raise self.retry(countdown=retry_delay(self.request.retries))

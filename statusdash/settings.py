@@ -283,6 +283,11 @@ ALERT_SWEEP_SECONDS = env_int("ALERT_SWEEP_SECONDS", 30, minimum=1, maximum=3600
 ALERT_DISPATCH_SECONDS = env_int("ALERT_DISPATCH_SECONDS", 10, minimum=1, maximum=3600)
 # First retry of a failed notification after this many seconds, doubling each time.
 NOTIFY_RETRY_SECONDS = env_int("NOTIFY_RETRY_SECONDS", 10, minimum=1, maximum=600)
+# Attempts before a notification is logged as failed (the first and five retries).
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6, minimum=1, maximum=50)
+# How long a delivery task may take before the dispatch sweep hands its notification to
+# another (the worker died mid-send). Longer than any channel's own timeouts.
+NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120, minimum=2, maximum=3600)
 RAW_RETENTION_HOURS = env_int("RAW_RETENTION_HOURS", 48, minimum=1, maximum=24 * RETENTION_DAYS)
 # Raw samples keep their per-core/mount/interface detail this long, then only the charted columns.
 DETAIL_RETENTION_HOURS = env_int("DETAIL_RETENTION_HOURS", 6, minimum=1, maximum=RAW_RETENTION_HOURS)

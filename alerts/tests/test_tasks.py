@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from alerts.models import (
     Alert,
@@ -19,8 +21,9 @@ from alerts.models import (
     NotificationChannel,
     Outcome,
     Silence,
+    retry_delay,
 )
-from alerts.tasks import deliver_notification, dispatch_notifications, retry_delay, sweep_alerts
+from alerts.tasks import deliver_notification, dispatch_notifications, sweep_alerts
 from hosts.models import Host
 
 from .conftest import Receiver
@@ -213,7 +216,7 @@ def test_reminders_repeat_until_acknowledged(
 
 
 @pytest.mark.django_db
-def test_a_failed_delivery_is_retried_then_logged_as_sent(
+def test_a_failed_delivery_is_retried_by_the_sweep_with_backoff_then_logged_as_sent(
     host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     receiver.fail_first = 2
@@ -221,27 +224,80 @@ def test_a_failed_delivery_is_retried_then_logged_as_sent(
     clock.shift(timedelta(seconds=30))
     dispatch(django_capture_on_commit_callbacks)
     notification = Notification.objects.get()
+    assert (notification.status, notification.attempts) == (DeliveryStatus.PENDING, 1)
+    assert "500" in notification.error
+    clock.shift(timedelta(seconds=9))
+    dispatch(django_capture_on_commit_callbacks)  # the 10 s backoff is not over
+    assert receiver.posts == 1
+    clock.shift(timedelta(seconds=1))
+    dispatch(django_capture_on_commit_callbacks)
+    assert receiver.posts == 2
+    clock.shift(timedelta(seconds=19))
+    dispatch(django_capture_on_commit_callbacks)  # doubled: 20 s
+    assert receiver.posts == 2
+    clock.shift(timedelta(seconds=1))
+    dispatch(django_capture_on_commit_callbacks)
+    notification.refresh_from_db()
     assert (notification.status, notification.attempts, notification.error) == (DeliveryStatus.SENT, 3, "")
     assert len(receiver.messages) == 1
     assert list(Alert.objects.get().deliveries()) == [notification]
+    clock.shift(timedelta(hours=1))
+    dispatch(django_capture_on_commit_callbacks)
+    assert receiver.posts == 3  # sent is final
 
 
 @pytest.mark.django_db
-def test_a_delivery_failing_every_retry_is_logged_as_failed(
+def test_a_delivery_failing_every_attempt_is_logged_as_failed(
     host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     receiver.fail_first = 100
     Alert.objects.fire("disk", host=host, subject="/")
-    clock.shift(timedelta(seconds=30))
-    dispatch(django_capture_on_commit_callbacks)
+    for _ in range(10):
+        clock.shift(timedelta(minutes=10))
+        dispatch(django_capture_on_commit_callbacks)
     notification = Notification.objects.get()
     assert notification.status == DeliveryStatus.FAILED
-    assert notification.attempts == deliver_notification.max_retries + 1
+    assert notification.attempts == receiver.posts == settings.NOTIFY_MAX_ATTEMPTS
     assert "500" in notification.error
 
 
 def test_retries_back_off_exponentially() -> None:
-    assert [retry_delay(n) for n in range(8)] == [10, 20, 40, 80, 160, 320, 600, 600]
+    assert [retry_delay(n).total_seconds() for n in range(1, 9)] == [10, 20, 40, 80, 160, 320, 600, 600]
+
+
+@pytest.mark.django_db
+def test_a_notification_left_by_a_dead_worker_is_sent_once_its_lease_runs_out(
+    host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any
+) -> None:
+    """The worker died after the dispatch committed and before its delivery task ran."""
+    Alert.objects.fire("disk", host=host, subject="/")
+    clock.shift(timedelta(seconds=30))
+    dispatch_notifications.apply()  # on-commit callbacks dropped: the task is never sent
+    notification = Notification.objects.get()
+    assert notification.status == DeliveryStatus.PENDING and notification.claim is not None
+    lease = timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+    clock.shift(lease - timedelta(seconds=1))
+    assert Notification.objects.claim_due(timezone.now()) == []  # the task may still come
+    clock.shift(timedelta(seconds=2))
+    [reclaimed] = Notification.objects.claim_due(timezone.now())
+    assert reclaimed.claim != notification.claim
+    deliver_notification.apply(args=(notification.pk, str(notification.claim)))  # the first task, late
+    assert receiver.posts == 0, "a task whose lease passed to another must not send"
+    deliver_notification.apply(args=(reclaimed.pk, str(reclaimed.claim)))
+    deliver_notification.apply(args=(reclaimed.pk, str(reclaimed.claim)))  # delivered twice by the broker
+    reclaimed.refresh_from_db()
+    assert reclaimed.status == DeliveryStatus.SENT
+    assert receiver.posts == 1 and len(receiver.messages) == 1
+
+
+@pytest.mark.django_db
+def test_a_leased_notification_is_not_leased_again_by_the_next_sweep(
+    host: Host, channel: NotificationChannel, clock: Any
+) -> None:
+    notification = Notification.objects.create(channel=channel, title="t", body="b")  # due, unclaimed
+    first = Notification.objects.claim_due(timezone.now())
+    second = Notification.objects.claim_due(timezone.now())
+    assert [n.pk for n in first] == [notification.pk] and second == []
 
 
 @pytest.mark.django_db
