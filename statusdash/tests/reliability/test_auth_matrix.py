@@ -168,7 +168,6 @@ def test_the_dashboard_socket_with_a_session_is_accepted(shared_hub: tuple[Hub, 
 
 
 def test_repeated_failed_logins_are_throttled(shared_hub: tuple[Hub, dict[str, Any]]) -> None:
-    pytest.importorskip("statusdash.login", reason="login throttling arrives with the dashboard branch (issue 5)")
     hub, _ = shared_hub
     session = requests.Session()
     session.get(f"{hub.url}/login/", timeout=10)
