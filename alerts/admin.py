@@ -157,11 +157,16 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = ("created_at", "channel", "title", "status", "attempts", "sent_at")
     list_filter = ("status", "channel")
     search_fields = ("title", "body")
-    readonly_fields = ("channel", "title", "body", "severity", "status", "attempts", "error", "created_at", "sent_at")
-    exclude = ("transitions",)
+    fields = (
+        *("channel", "title", "body", "severity", "status", "attempts", "error"),
+        *("created_at", "sent_at", "next_attempt_at"),
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the delivery log is history; the dispatch sweep owns pending rows
 
 
 @admin.register(AuditEntry)

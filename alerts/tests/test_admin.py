@@ -119,3 +119,15 @@ def test_an_alert_page_shows_its_transitions_and_delivery_log(admin_client: Clie
     page = admin_client.get(f"/admin/alerts/alert/{alert.pk}/change/").content.decode()
     assert "hook: failed after 0 attempt(s) refused" in page
     assert "triggered" in page
+
+
+@pytest.mark.django_db
+def test_the_delivery_log_is_read_only(admin_client: Client) -> None:
+    channel = NotificationChannel.objects.create(name="hook", url="json://127.0.0.1:9/")
+    notification = Notification.objects.create_claimed(channel=channel, title="t", body="b")
+    url = f"/admin/alerts/notification/{notification.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert "Next attempt at" in page and 'name="next_attempt_at' not in page and "claim" not in page
+    assert admin_client.post(url, {"title": "changed"}).status_code == 403
+    notification.refresh_from_db()
+    assert notification.title == "t" and notification.claim is not None
