@@ -16,7 +16,7 @@ import apprise
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -512,24 +512,30 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         """A new notification already leased to the caller, so the sweep leaves it alone."""
         return self.create(**fields, **delivery_lease(timezone.now()))
 
+    def due(self, now: datetime) -> NotificationQuerySet:
+        """Pending, past its backoff, and held by no task (never leased, or the lease ran out)."""
+        return self.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
+            Q(claimed_until=None) | Q(claimed_until__lt=now)
+        )
+
     def claim_due(self, now: datetime) -> list[Notification]:
-        """Lease every pending notification that is due and that no task holds.
+        """Lease every due notification to a new task.
 
         Due: a new one whose task never ran (the worker died after the dispatch
         committed), a failed attempt whose backoff is over, or one whose lease ran out
-        (the worker died while sending). The conditional update on the old claim is
-        the lease: two sweeps at once never hand the same notification to two tasks.
+        (the worker died before or while sending). The update re-checks every condition
+        with the old claim, so two sweeps at once never lease one notification twice;
+        rows are taken in key order so two PostgreSQL sweeps cannot deadlock.
         """
-        candidates = self.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
-            Q(claimed_until=None) | Q(claimed_until__lt=now)
-        )
-        claimed = []
-        for notification in candidates:
-            lease = delivery_lease(now)
-            if self.filter(pk=notification.pk, claim=notification.claim).update(**lease):
-                notification.claim, notification.claimed_until = lease["claim"], lease["claimed_until"]
-                claimed.append(notification)
-        return claimed
+        return [n for n in self.due(now).order_by("pk") if self.lease(n, now)]
+
+    def lease(self, notification: Notification, now: datetime) -> bool:
+        """Lease one notification read as due, if it still is and nobody leased it since."""
+        lease = delivery_lease(now)
+        if not self.due(now).filter(pk=notification.pk, claim=notification.claim).update(**lease):
+            return False
+        notification.claim, notification.claimed_until = lease["claim"], lease["claimed_until"]
+        return True
 
 
 class Notification(models.Model):
@@ -573,29 +579,59 @@ class Notification(models.Model):
             return apprise.NotifyType.SUCCESS
         return apprise.NotifyType.FAILURE if self.severity == Severity.CRITICAL else apprise.NotifyType.WARNING
 
-    def deliver(self, final_attempt: bool = False) -> bool:
-        """Try once, as the holder of the claim, and record the attempt. True when sent.
+    def deliver(self, final_attempt: bool = False) -> bool | None:
+        """Try once, as the holder of the claim, and record the attempt.
 
-        A failure is due again after a backoff, or final after NOTIFY_MAX_ATTEMPTS.
-        The record is written only while the claim is still ours: a task that outlived
-        its lease must not overwrite what the task that took over recorded.
+        True when sent, False when it failed (due again after a backoff, or failed for
+        good after NOTIFY_MAX_ATTEMPTS), None when it was not ours to send: sent or given
+        up already, or its lease ran out and belongs, or will belong, to another task.
         """
-        if self.status != DeliveryStatus.PENDING or self.claim is None:
-            return self.status == DeliveryStatus.SENT
+        if not self._start_attempt():
+            return None
         error = self.channel.send(self.title, self.body, self.notify_type())
         now = timezone.now()
-        self.attempts += 1
-        self.error = error
+        held, self.claim, self.claimed_until, self.error = self.claim, None, None, error
         if not error:
+            # Sent is the truth even if our lease ran out meanwhile: recording it stops
+            # the task that took over from sending it again (if it has not yet).
             self.status, self.sent_at = DeliveryStatus.SENT, now
-        elif final_attempt or self.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
+            self._record(Q(status=DeliveryStatus.PENDING))
+            return True
+        if final_attempt or self.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
             self.status = DeliveryStatus.FAILED
         else:
             self.next_attempt_at = now + retry_delay(self.attempts)
-        held, self.claim, self.claimed_until = self.claim, None, None
+        # A failure is ours to record only while we hold the claim: a task that outlived
+        # its lease must not overwrite what the one that took over recorded.
+        self._record(Q(claim=held))
+        return False
+
+    def _start_attempt(self) -> bool:
+        """Renew our lease for the attempt and count it, if the claim is still ours and live.
+
+        Counting before sending means a message whose sending kills the worker every
+        time still runs out of attempts instead of being retried forever.
+        """
+        now = timezone.now()
+        lease_until = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+        ours = Notification.objects.filter(
+            pk=self.pk, claim=self.claim, status=DeliveryStatus.PENDING, claimed_until__gt=now
+        )
+        if self.claim is None or not ours.update(claimed_until=lease_until, attempts=F("attempts") + 1):
+            return False
+        self.refresh_from_db(fields=["attempts", "claimed_until"])
+        if self.attempts > settings.NOTIFY_MAX_ATTEMPTS:
+            # The last attempts died with their worker before they could record an outcome.
+            held, self.attempts = self.claim, self.attempts - 1
+            self.status, self.claim, self.claimed_until = DeliveryStatus.FAILED, None, None
+            self.error = f"given up after {self.attempts} attempts; the last stopped with its worker while sending"
+            self._record(Q(claim=held))
+            return False
+        return True
+
+    def _record(self, condition: Q) -> None:
         fields = ["attempts", "error", "status", "sent_at", "next_attempt_at", "claim", "claimed_until"]
-        Notification.objects.filter(pk=self.pk, claim=held).update(**{f: getattr(self, f) for f in fields})
-        return not error
+        Notification.objects.filter(condition, pk=self.pk).update(**{f: getattr(self, f) for f in fields})
 
 
 def dispatch(transitions: list[AlertTransition], now: datetime) -> list[Notification]:

@@ -49,12 +49,14 @@ def dispatch_notifications() -> int:
 
 
 @shared_task
-def deliver_notification(notification_id: int, claim: str) -> None:
-    """Send one notification if this task still holds its claim; the sweep schedules retries."""
+def deliver_notification(notification_id: int, claim: str | None = None) -> None:
+    """Send one notification if this task still holds a live claim; the sweep schedules retries."""
+    if claim is None:
+        return  # queued by a version without leases; the dispatch sweep sends the row
     notification = Notification.objects.select_related("channel").filter(pk=notification_id, claim=claim).first()
     if notification is None:
         return  # sent, given up, or its lease passed to a newer task
-    if not notification.deliver():
+    if notification.deliver() is False:
         log.warning(
             "notification not delivered",
             extra={

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -41,6 +41,8 @@ class Receiver:
         self.messages: list[dict[str, Any]] = []
         self.fail_first = 0
         self.posts = 0
+        # Called with each post before it is answered: what happens while a send is in flight.
+        self.on_post: Callable[[], None] | None = None
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"json://127.0.0.1:{self.server.server_address[1]}/"
@@ -52,6 +54,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.posts += 1
+                if receiver.on_post is not None:
+                    receiver.on_post()
                 if receiver.posts <= receiver.fail_first:
                     self.send_response(500)
                 else:

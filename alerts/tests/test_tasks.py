@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
 from django.utils import timezone
 
 from alerts.models import (
@@ -291,13 +292,94 @@ def test_a_notification_left_by_a_dead_worker_is_sent_once_its_lease_runs_out(
 
 
 @pytest.mark.django_db
-def test_a_leased_notification_is_not_leased_again_by_the_next_sweep(
-    host: Host, channel: NotificationChannel, clock: Any
+def test_a_sweep_working_from_a_stale_read_leases_nothing(host: Host, channel: NotificationChannel, clock: Any) -> None:
+    """Two sweeps at once: the second read the row before the first leased it."""
+    notification = Notification.objects.create(channel=channel, title="t", body="b")  # due, never leased
+    [stale] = Notification.objects.due(timezone.now())
+    [leased] = Notification.objects.claim_due(timezone.now())
+    assert not Notification.objects.lease(stale, timezone.now())
+    # Or the first task already tried, failed and released it for a backoff that is not over.
+    Notification.objects.filter(pk=notification.pk).update(
+        claim=None, claimed_until=None, next_attempt_at=timezone.now() + timedelta(seconds=10)
+    )
+    assert not Notification.objects.lease(stale, timezone.now())
+    assert Notification.objects.get().claim is None and leased.claim is not None
+
+
+def leased_notification(channel: NotificationChannel) -> Notification:
+    notification = Notification.objects.create_claimed(channel=channel, title="t", body="b")
+    return Notification.objects.select_related("channel").get(pk=notification.pk)
+
+
+def take_over_during_send(receiver: Receiver, clock: Any) -> list[Notification]:
+    """While the message is on the wire, the lease runs out and a sweep leases it to another task."""
+    taken: list[Notification] = []
+
+    def sweep() -> None:
+        taken.append(Notification.objects.get())  # as the sending attempt left it
+        clock.shift(timedelta(seconds=settings.NOTIFY_LEASE_SECONDS + 1))
+        taken.extend(Notification.objects.claim_due(timezone.now()))
+        connection.close()
+
+    receiver.on_post = sweep
+    return taken
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_that_outlived_its_lease_is_still_recorded_as_sent_and_not_sent_again(
+    host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any
 ) -> None:
-    notification = Notification.objects.create(channel=channel, title="t", body="b")  # due, unclaimed
-    first = Notification.objects.claim_due(timezone.now())
-    second = Notification.objects.claim_due(timezone.now())
-    assert [n.pk for n in first] == [notification.pk] and second == []
+    notification = leased_notification(channel)
+    taken = take_over_during_send(receiver, clock)
+    assert notification.deliver() is True
+    during, successor = taken
+    assert during.attempts == 1, "the attempt is counted before the message goes out"
+    assert Notification.objects.get().status == DeliveryStatus.SENT
+    receiver.on_post = None
+    deliver_notification.apply(args=(successor.pk, str(successor.claim)))
+    assert receiver.posts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_that_outlived_its_lease_does_not_overwrite_the_task_that_took_over(
+    host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any
+) -> None:
+    receiver.fail_first = 1
+    notification = leased_notification(channel)
+    taken = take_over_during_send(receiver, clock)
+    assert notification.deliver() is False
+    _, successor = taken
+    row = Notification.objects.get()
+    assert (row.claim, row.status, row.error) == (successor.claim, DeliveryStatus.PENDING, "")
+    receiver.on_post = None
+    deliver_notification.apply(args=(successor.pk, str(successor.claim)))
+    row.refresh_from_db()
+    assert (row.status, row.attempts, receiver.posts, len(receiver.messages)) == (DeliveryStatus.SENT, 2, 2, 1)
+
+
+@pytest.mark.django_db
+def test_a_message_whose_sending_keeps_killing_the_worker_is_given_up(
+    host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any
+) -> None:
+    """Every attempt so far was counted and then died with its worker, leaving no outcome."""
+    notification = leased_notification(channel)
+    Notification.objects.filter(pk=notification.pk).update(attempts=settings.NOTIFY_MAX_ATTEMPTS)
+    clock.shift(timedelta(seconds=settings.NOTIFY_LEASE_SECONDS + 1))
+    [leased] = Notification.objects.claim_due(timezone.now())
+    deliver_notification.apply(args=(leased.pk, str(leased.claim)))
+    row = Notification.objects.get()
+    assert (row.status, row.attempts, receiver.posts) == (DeliveryStatus.FAILED, settings.NOTIFY_MAX_ATTEMPTS, 0)
+    assert "stopped with its worker" in row.error
+    assert Notification.objects.claim_due(timezone.now() + timedelta(days=1)) == []
+
+
+@pytest.mark.django_db
+def test_a_task_queued_before_leases_existed_leaves_the_row_to_the_sweep(
+    host: Host, channel: NotificationChannel, receiver: Receiver
+) -> None:
+    notification = Notification.objects.create(channel=channel, title="t", body="b")
+    deliver_notification.apply(args=(notification.pk,))  # the old signature: no claim
+    assert receiver.posts == 0 and Notification.objects.claim_due(timezone.now()) != []
 
 
 @pytest.mark.django_db
