@@ -102,3 +102,26 @@ def test_transitions_push_the_host_card_and_alert_lists(host: Host, django_captu
         Alert.objects.fire("cpu", host=host)
     groups = set(LiveEvent.objects.values_list("group", flat=True))
     assert groups == {"hosts", f"host-{host.pk}", "alerts"}
+
+
+@pytest.mark.django_db
+def test_upgrading_fails_notifications_a_dead_worker_stranded_before_leases() -> None:
+    from datetime import timedelta
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    from alerts.models import DeliveryStatus, Notification, NotificationChannel
+
+    migration = import_module("alerts.migrations.0004_notification_lease")
+    channel = NotificationChannel.objects.create(name="hook", url="json://127.0.0.1:9/")
+    long_ago = timezone.now() - timedelta(hours=2)
+    stranded = Notification.objects.create(channel=channel, title="old", body="b", created_at=long_ago)
+    sent = Notification.objects.create(channel=channel, title="sent", body="b", created_at=long_ago, status="sent")
+    recent = Notification.objects.create(channel=channel, title="new", body="b")
+    migration.fail_stranded(apps, None)
+    statuses = {n.pk: (n.status, n.error) for n in Notification.objects.all()}
+    assert statuses[stranded.pk][0] == DeliveryStatus.FAILED and "worker that stopped" in statuses[stranded.pk][1]
+    assert statuses[sent.pk] == (DeliveryStatus.SENT, "")
+    assert statuses[recent.pk] == (DeliveryStatus.PENDING, "")
