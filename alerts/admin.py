@@ -158,8 +158,16 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ("status", "channel")
     search_fields = ("title", "body")
     fields = (
-        *("channel", "title", "body", "severity", "status", "attempts", "error"),
-        *("created_at", "sent_at", "next_attempt_at"),
+        "channel",
+        "title",
+        "body",
+        "severity",
+        "status",
+        "attempts",
+        "error",
+        "created_at",
+        "sent_at",
+        "next_attempt_at",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -481,9 +481,13 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed"
 
 
+def lease_end(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+
+
 def delivery_lease(now: datetime) -> dict[str, Any]:
     """The fields that give one delivery task the right to send, until the lease runs out."""
-    return {"claim": uuid.uuid4(), "claimed_until": now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)}
+    return {"claim": uuid.uuid4(), "claimed_until": lease_end(now)}
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -613,11 +617,10 @@ class Notification(models.Model):
         time still runs out of attempts instead of being retried forever.
         """
         now = timezone.now()
-        lease_until = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
         ours = Notification.objects.filter(
             pk=self.pk, claim=self.claim, status=DeliveryStatus.PENDING, claimed_until__gt=now
         )
-        if self.claim is None or not ours.update(claimed_until=lease_until, attempts=F("attempts") + 1):
+        if self.claim is None or not ours.update(claimed_until=lease_end(now), attempts=F("attempts") + 1):
             return False
         self.refresh_from_db(fields=["attempts", "claimed_until"])
         if self.attempts > settings.NOTIFY_MAX_ATTEMPTS:

@@ -95,7 +95,7 @@ class Worker:
         return self
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is not None and self.alive():
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
