@@ -1,9 +1,8 @@
-"""What other parts hear when an alert changes: the design's domain events, a log line, a live push.
+"""What the rest of the hub hears when an alert changes: a log line and the app's signals.
 
-`alert_triggered` and `alert_resolved` are Django signals (sender=Alert, kwargs
-alert and transition), sent after the transition's transaction commits, so a
-receiver sees the stored row. The log line carries the design's event name:
-SYSTEM_ALERT_TRIGGERED / SYSTEM_ALERT_RESOLVED.
+The log line carries the domain event's name (SYSTEM_ALERT_TRIGGERED /
+SYSTEM_ALERT_RESOLVED, see docs/events.md) and is written once the transition
+commits, so a log shipper never sees an alert that was rolled back.
 """
 
 from __future__ import annotations
@@ -12,17 +11,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.dispatch import Signal
 
-from statusdash import live
+from alerts.signals import alerts_changed
+from hosts.signals import host_changed
 
 if TYPE_CHECKING:
     from alerts.models import Alert, AlertTransition, Silence
 
 log = logging.getLogger("statusdash.alerts")
-
-alert_triggered = Signal()
-alert_resolved = Signal()
 
 SYSTEM_ALERT_TRIGGERED = "SYSTEM_ALERT_TRIGGERED"
 SYSTEM_ALERT_RESOLVED = "SYSTEM_ALERT_RESOLVED"
@@ -31,10 +27,8 @@ SYSTEM_ALERT_RESOLVED = "SYSTEM_ALERT_RESOLVED"
 def transition_recorded(transition: AlertTransition) -> None:
     alert = transition.alert
     if transition.kind in ("triggered", "resolved"):
-        triggered = transition.kind == "triggered"
-        signal = alert_triggered if triggered else alert_resolved
         fields = {
-            "event": SYSTEM_ALERT_TRIGGERED if triggered else SYSTEM_ALERT_RESOLVED,
+            "event": SYSTEM_ALERT_TRIGGERED if transition.kind == "triggered" else SYSTEM_ALERT_RESOLVED,
             "alert_id": alert.pk,
             "rule": alert.rule,
             "host": alert.host.name if alert.host else "",
@@ -42,24 +36,19 @@ def transition_recorded(transition: AlertTransition) -> None:
             "severity": alert.severity,
             "alert_message": alert.message,
         }
-
-        def emit() -> None:
-            log.info(fields["event"], extra=fields)
-            signal.send_robust(sender=type(alert), alert=alert, transition=transition)
-
-        transaction.on_commit(emit)
+        transaction.on_commit(lambda: log.info(fields["event"], extra=fields))
     alert_changed(alert)
 
 
 def alert_changed(alert: Alert) -> None:
-    """Redraw what shows this alert: its host's card and page, and alert lists."""
+    """Announce a change to this alert: its host's card and page, and alert lists, show it."""
     if alert.host_id is not None:
-        live.host_updated(alert.host_id)
-    live.alerts_changed()
+        host_changed.send(sender=type(alert), host_id=alert.host_id)
+    alerts_changed.send(sender=type(alert))
 
 
 def silence_changed(silence: Silence) -> None:
-    """Redraw the cards of the hosts a silence covers, and alert lists."""
+    """Announce a change to a silence: the hosts it covers, and alert lists, show it."""
     for host in silence.covered_hosts():
-        live.host_updated(host.pk)
-    live.alerts_changed()
+        host_changed.send(sender=type(silence), host_id=host.pk)
+    alerts_changed.send(sender=type(silence))

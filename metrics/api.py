@@ -12,6 +12,7 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
 from hosts.identity import AgentIdentity, identify_agent
+from hosts.signals import host_changed
 from metrics import ingest, latest
 from metrics.schemas import (
     ErrorOut,
@@ -21,7 +22,7 @@ from metrics.schemas import (
     ReportValid,
     report_body_json_schema,
 )
-from statusdash import live, observability
+from statusdash import observability
 from statusdash.lib.jsonparse import BodyTooLarge, StrictJSONParser
 
 log = logging.getLogger("statusdash.ingest")
@@ -94,7 +95,7 @@ def report(request: HttpRequest) -> Status:
     stored, duplicates = ingest.store_reports(identity.host, [r.model_dump() for r in reports])
     if stored:
         latest.remember(max(stored, key=lambda s: s.collected_at))
-        live.host_updated(identity.host.pk)
+        host_changed.send(sender=ReportIn, host_id=identity.host.pk)
     observability.record_ingest(len(stored), duplicates, time.perf_counter() - started)
     log.info(
         "report accepted",

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, Severity
 from hosts.models import Host
-from statusdash import live
+from services.signals import sentiment_changed
 
 # A service is `unknown` once it has sent nothing for this many expected intervals.
 STALE_AFTER_INTERVALS = 3
@@ -219,7 +219,7 @@ class ServiceHealth(models.Model):
         # The cache first, then the push: dashboards re-read the cache when told.
         transaction.on_commit(lambda: sentiment.remember_service(snapshot))
         if changed:
-            live.sentiment_changed()
+            sentiment_changed.send(sender=type(self))
 
     @classmethod
     def mark_unknown_if_overdue(cls, pk: int, now: datetime | None = None) -> bool:

@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "metrics",
     "alerts",
     "services",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
