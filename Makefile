@@ -31,10 +31,11 @@ test: $(STAMP) ## Run the test suite (Redis/PostgreSQL/browser tests skip when t
 test-postgres: $(STAMP) ## Run the whole suite again against PostgreSQL
 	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest -n 2 --dist load -m "not reliability" $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy
+lint: $(STAMP) ## ruff (lint and format check), mypy, and import-linter (the layers in docs/architecture.md)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP) ## Run the benchmarks (prints figures; see docs/benchmarks.md)
 	$(PY) bench/ingest.py

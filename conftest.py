@@ -6,14 +6,16 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
 
+from hosts import pki, vault
 from hosts.models import ApiKey, ApiKeyScope, Host
-from statusdash.testing import sample_report
+from statusdash.tests.support import sample_report
 
 # One Redis database per xdist worker: Celery tests on two workers must not take each
 # other's tasks from a shared queue.
@@ -91,6 +93,24 @@ def host(db: Any) -> Host:
 
 
 @pytest.fixture
+def vault_dir(tmp_path: Path, settings: Any) -> Path:
+    """A private VAULT_PATH, so tests never touch the developer's CA."""
+    settings.VAULT_PATH = tmp_path / "vault"
+    pki._ca_certificate.cache_clear()
+    return settings.VAULT_PATH
+
+
+@pytest.fixture
+def ca(vault_dir: Path, db: Any) -> pki.CertificateAuthority:
+    return vault.create_ca()
+
+
+@pytest.fixture
+def cert_host(db: Any) -> Host:
+    return Host.objects.create(name="agent-1")
+
+
+@pytest.fixture
 def agent_key(host: Host) -> str:
     _, raw = ApiKey.issue(ApiKeyScope.AGENT, host=host)
     return raw
@@ -134,7 +154,7 @@ def live_hub(transactional_db: Any, tmp_path: Any) -> Any:
     Extra environment for the server: `live_hub.start(env={...})` is not needed for
     the plain case; use `hub_server` (below) to pass settings.
     """
-    from statusdash.testing import daphne_server
+    from statusdash.tests.support import daphne_server
 
     with daphne_server(env=hub_env(tmp_path)) as url:
         yield url

@@ -45,7 +45,7 @@ def setup_django(data_dir: str) -> None:
 
 def make_samples(host: Any, start: Any, count: int, every: int) -> list[Any]:
     from metrics.models import MetricSample
-    from statusdash.testing import sample_report
+    from statusdash.tests.support import sample_report
 
     template = MetricSample.from_report(host, {**sample_report(seed=host.pk), "collected_at": start})
     samples = []

@@ -33,7 +33,7 @@ import requests
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from statusdash.testing import daphne_server, sample_report  # noqa: E402
+from statusdash.tests.support import daphne_server, sample_report  # noqa: E402
 
 
 def agent_loop(url: str, key: str, host: str, deadline: float, batch_every: int, out: list[Any]) -> None:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 
 def timed_reports(url: str, count: int, keep_alive: bool, **request_args: Any) -> list[float]:
-    from statusdash.testing import sample_report
+    from statusdash.tests.support import sample_report
 
     session = requests.Session()
     clock = datetime.now(UTC) - timedelta(hours=2)
@@ -76,7 +76,7 @@ def main() -> None:
     from hosts import pki, vault
     from hosts.models import ApiKey, ApiKeyScope, Certificate, Host
     from hosts.tests.conftest import tls_daphne
-    from statusdash.testing import daphne_server
+    from statusdash.tests.support import daphne_server
 
     call_command("migrate", verbosity=0)
     host = Host.objects.create(name="bench-1")

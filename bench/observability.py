@@ -64,9 +64,10 @@ def main() -> None:
     from metrics import latest
     from metrics.models import MetricSample
     from metrics.schemas import ReportIn
-    from statusdash import observability
+    from statusdash.api import logged_api_view
+    from statusdash.lib import observability
     from statusdash.lib.logfmt import KeyValueFormatter
-    from statusdash.testing import sample_report
+    from statusdash.tests.support import sample_report
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -83,7 +84,7 @@ def main() -> None:
     request_log.addHandler(handler)
     request_log.propagate = False
     record_us = per_call_us(lambda: observability.record_ingest(1, 0, 0.004), 20000)
-    wrapped = observability.logged_api_view(lambda request: type("R", (), {"status_code": 202})())
+    wrapped = logged_api_view(lambda request: type("R", (), {"status_code": 202})())
     fake = type("Req", (), {"path": "/api/metrics/report", "method": "POST", "auth": None})()
     log_us = per_call_us(lambda: wrapped(fake), 20000)
     clock = [0]

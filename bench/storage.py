@@ -38,7 +38,7 @@ from hosts.models import Host  # noqa: E402
 from metrics.history import RANGES, history  # noqa: E402
 from metrics.models import CHARTED_COLUMNS, MetricRollup, MetricSample  # noqa: E402
 from metrics.rollups import roll_up  # noqa: E402
-from statusdash.testing import sample_report  # noqa: E402
+from statusdash.tests.support import sample_report  # noqa: E402
 
 INTERVAL = 10
 

@@ -2,6 +2,10 @@ from typing import Any
 
 from django.apps import AppConfig
 
+from alerts.signals import alerts_changed
+from hosts.signals import host_changed
+from services.signals import sentiment_changed
+
 
 class DashboardConfig(AppConfig):
     """The UI: pages, cards, charts, sockets and the live pushes that redraw them."""
@@ -10,12 +14,10 @@ class DashboardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # The domain apps announce changes; the dashboard decides what to redraw.
-        from alerts.signals import alerts_changed
-        from hosts.signals import host_changed
-        from services.signals import sentiment_changed
-        from statusdash import live
+        # Imported here, not at the top: live reads models, which load after the app registry.
+        from dashboard import live
 
+        # The domain apps announce changes; the dashboard decides what to redraw.
         def redraw_host(sender: Any, host_id: int, **kwargs: Any) -> None:
             live.host_updated(host_id)
 

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from hosts import pki
 from hosts.models import EnrollmentRefused, EnrollmentToken
+from statusdash.lib.schemas import ErrorOut
 
 log = logging.getLogger("statusdash.enroll")
 router = Router(tags=["enrollment"], auth=None)
@@ -29,10 +30,6 @@ class EnrollOut(Schema):
     host: str
     certificate: str = Field(description="the signed client certificate, PEM")
     ca: str = Field(description="the hub's CA certificate, PEM: verify the hub with it")
-
-
-class ErrorOut(Schema):
-    detail: str
 
 
 @router.post("", response={201: EnrollOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 503: ErrorOut})

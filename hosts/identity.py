@@ -12,13 +12,12 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from cryptography import x509
 from django.conf import settings
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -44,10 +43,39 @@ class AgentIdentity:
 
 
 def presented_api_key(request: HttpRequest) -> str | None:
+    """The secret in `Authorization: Bearer sd_...` or `X-API-Key: sd_...`, if any."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     return request.headers.get("X-API-Key", "").strip() or None
+
+
+SERVICE_KEY_HINT = "create one with `python manage.py apikey create --service NAME`"
+# What a key of another scope is told, by the scope that was needed.
+WRONG_SCOPE = {
+    ApiKeyScope.AGENT: "a {scope} key cannot report metrics; use the host's agent key",
+    ApiKeyScope.READ: "a {scope} key cannot read this; use a read key",
+    ApiKeyScope.SERVICE: "a {scope} key cannot send events; " + SERVICE_KEY_HINT,
+}
+
+
+def require_key(raw: str, scope: str, lookup: Callable[[str], ApiKey | None] | None = None) -> ApiKey:
+    """The usable key of `scope` for a presented secret, its use recorded; else IdentityRefused.
+
+    Every way in by API key goes through here: agents, readers, services, scrapers.
+    `lookup` finds the key (default: the database; agents pass the cached lookup).
+    """
+    key = (lookup or ApiKey.objects.find)(raw)
+    if key is None:
+        raise IdentityRefused(401, "unknown API key")
+    if key.is_revoked:
+        raise IdentityRefused(403, "this API key has been revoked")
+    # An agent key is bound to a host and a service key to a service; a key without its binding is no use.
+    unbound = (scope == ApiKeyScope.AGENT and key.host_id is None) or (scope == ApiKeyScope.SERVICE and not key.service)
+    if key.scope != scope or unbound:
+        raise IdentityRefused(403, WRONG_SCOPE[ApiKeyScope(scope)].format(scope=key.scope))
+    key.touch()
+    return key
 
 
 FORWARDED_HEADERS = ("X-SSL-Client-Verify", "X-SSL-Client-S-DN", "X-SSL-Client-Cert", "X-SSL-Client-Fingerprint")
@@ -75,7 +103,7 @@ def trusted_proxy_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Netw
 
 
 def tls_certificate(request: HttpRequest) -> tuple[x509.Certificate | None, str]:
-    """The client certificate Daphne's TLS endpoint (statusdash/tls.py) put into the ASGI scope,
+    """The client certificate Daphne's TLS endpoint (statusdash/lib/tls.py) put into the ASGI scope,
     and OpenSSL's verification error, if any."""
     scope = getattr(request, "scope", None) or {}
     tls = (scope.get("extensions") or {}).get("tls") or {}
@@ -179,9 +207,6 @@ def cached_key(raw: str) -> ApiKey | None:
     return key
 
 
-@receiver([post_save, post_delete], sender=ApiKey)
-@receiver([post_save, post_delete], sender=Host)
-@receiver([post_save, post_delete], sender=Certificate)
 def forget_cached_keys(**kwargs: object) -> None:
     with _key_cache_lock:
         _key_cache.clear()
@@ -219,14 +244,8 @@ def _identify_agent(request: HttpRequest) -> AgentIdentity:
         raise IdentityRefused(401, "a client certificate is required")
     if not raw:
         raise IdentityRefused(401, "no credentials: send a client certificate or an agent API key")
-    key = cached_key(raw)
-    if key is None:
-        raise IdentityRefused(401, "unknown API key")
-    if key.is_revoked:
-        raise IdentityRefused(403, "this API key has been revoked")
-    if key.scope != ApiKeyScope.AGENT or key.host is None:
-        raise IdentityRefused(403, f"a {key.scope} key cannot report metrics; use the host's agent key")
+    key = require_key(raw, ApiKeyScope.AGENT, lookup=cached_key)
+    assert key.host is not None  # require_key checked the binding
     if not key.host.enabled:
         raise IdentityRefused(403, f"host {key.host.name!r} is disabled")
-    key.touch()
     return AgentIdentity(host=key.host, method="api_key", api_key=key)

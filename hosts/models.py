@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -39,6 +40,14 @@ class HostStatus(models.TextChoices):
     ONLINE = "online"
     STALE = "stale"
     OFFLINE = "offline"
+
+    @classmethod
+    def tally(cls, statuses: Iterable[str]) -> dict[str, int]:
+        """Hosts per status, every status present (zero when none), as the API shows them."""
+        counts = {status.value: 0 for status in cls}
+        for status in statuses:
+            counts[status] += 1
+        return counts
 
 
 class HostQuerySet(models.QuerySet["Host"]):
@@ -194,28 +203,6 @@ class ApiKey(models.Model):
             with write_transaction():
                 ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
-
-
-class LiveEvent(models.Model):
-    """A dashboard push written by a process that cannot reach the in-memory channel layer.
-
-    Only used without Redis: the web process relays and deletes these rows.
-    """
-
-    group = models.CharField(max_length=100)
-    payload = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"{self.group}: {self.payload}"
-
-    @classmethod
-    def take_all(cls, limit: int = 500) -> list[LiveEvent]:
-        events: list[LiveEvent] = list(LiveEvent.objects.order_by("id")[:limit])
-        if events:
-            # Deleting by id (not "everything") keeps rows written meanwhile for the next pass.
-            LiveEvent.objects.filter(id__in=[e.id for e in events]).delete()
-        return events
 
 
 class CertificateKind(models.TextChoices):

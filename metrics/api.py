@@ -22,7 +22,7 @@ from metrics.schemas import (
     ReportValid,
     report_body_json_schema,
 )
-from statusdash import observability
+from statusdash.lib import observability
 from statusdash.lib.jsonparse import BodyTooLarge, StrictJSONParser
 
 log = logging.getLogger("statusdash.ingest")

@@ -6,9 +6,9 @@ import logging
 
 from celery import shared_task
 
+from metrics import backups as backup
 from metrics import rollups
-from statusdash import backup
-from statusdash.observability import timed_sweep
+from statusdash.lib.observability import timed_sweep
 
 log = logging.getLogger("statusdash.metrics")
 

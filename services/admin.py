@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from services import sentiment
+from services import service_cache
 from services.models import DailyAvailability, PublicHost, ServiceEvent, ServiceFlip, ServiceHealth
 
 
@@ -49,16 +49,16 @@ class ServiceHealthAdmin(admin.ModelAdmin):
     # Names and labels are cached for the sentiment: drop what an edit changes, rebuilt on the next read.
     def save_model(self, request: HttpRequest, obj: ServiceHealth, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        sentiment.forget_services(obj.name, form.initial.get("name", obj.name))
+        service_cache.forget_services(obj.name, form.initial.get("name", obj.name))
 
     def delete_model(self, request: HttpRequest, obj: ServiceHealth) -> None:
         super().delete_model(request, obj)
-        sentiment.forget_services(obj.name)
+        service_cache.forget_services(obj.name)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         names = list(queryset.values_list("name", flat=True))
         super().delete_queryset(request, queryset)
-        sentiment.forget_services(*names)
+        service_cache.forget_services(*names)
 
 
 @admin.register(ServiceEvent)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
 
+from hosts.identity import SERVICE_KEY_HINT, presented_api_key, require_key
 from hosts.models import ApiKey, ApiKeyScope
 from services.models import DUPLICATE, Outcome, ServiceEvent
 from services.schemas import (
@@ -19,32 +20,18 @@ from services.schemas import (
     parse_events,
 )
 from statusdash.lib.jsonparse import json_body
+from statusdash.lib.schemas import ErrorOut
 
-log = logging.getLogger("statusdash.events")
+log = logging.getLogger("services.event_client")
 router = Router(tags=["events"])
-
-KEY_HINT = "create one with `python manage.py apikey create --service NAME`"
 
 
 def service_key(request: HttpRequest) -> ApiKey:
     """`Authorization: Bearer sd_...` or `X-API-Key: sd_...`, of scope service."""
-    header = request.headers.get("Authorization", "")
-    raw = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("X-API-Key", "").strip()
+    raw = presented_api_key(request)
     if not raw:
-        raise HttpError(401, f"a service API key is required (Authorization: Bearer sd_...); {KEY_HINT}")
-    key = ApiKey.objects.find(raw)
-    if key is None:
-        raise HttpError(401, "unknown API key")
-    if key.is_revoked:
-        raise HttpError(403, "this API key has been revoked")
-    if key.scope != ApiKeyScope.SERVICE or not key.service:
-        raise HttpError(403, f"a {key.scope} key cannot send events; {KEY_HINT}")
-    key.touch()
-    return key
-
-
-class ErrorOut(Schema):
-    detail: str
+        raise HttpError(401, f"a service API key is required (Authorization: Bearer sd_...); {SERVICE_KEY_HINT}")
+    return require_key(raw, ApiKeyScope.SERVICE)
 
 
 def _body_schema() -> dict[str, object]:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class ServicesConfig(AppConfig):
@@ -6,7 +7,11 @@ class ServicesConfig(AppConfig):
     verbose_name = "Service health"
 
     def ready(self) -> None:
-        # Keeps the cached host summary of the sentiment current as hosts report.
-        from services import sentiment
+        # Imported here, not at the top: they read models, which load after the app registry.
+        from hosts.models import Host
+        from services.sentiment import forget_hosts
 
-        sentiment.connect_host_signals()
+        # Adding, editing or deleting a host drops the sentiment's cached host snapshot at once.
+        # Reports update last_seen with a bulk UPDATE and send no signal: the snapshot expires instead.
+        post_save.connect(forget_hosts, sender=Host, dispatch_uid="sentiment-host-saved")
+        post_delete.connect(forget_hosts, sender=Host, dispatch_uid="sentiment-host-deleted")

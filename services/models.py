@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from alerts.models import Alert, Severity
 from hosts.models import Host
+from metrics.models import MetricSample
+from services import service_cache
 from services.signals import sentiment_changed
 
 # A service is `unknown` once it has sent nothing for this many expected intervals.
@@ -45,7 +47,7 @@ HEALTH_STATUS = {
     EventType.SERVICE_UNHEALTHY: ServiceStatus.UNHEALTHY,
 }
 
-# Producers speak the design's severities; alerts know two.
+# Producers speak five severities (docs/events.md, "Event types"); alerts know two.
 ALERT_SEVERITY = {
     "info": Severity.WARNING,
     "low": Severity.WARNING,
@@ -206,18 +208,31 @@ class ServiceHealth(models.Model):
             Alert.objects.resolve(rule, subject=self.name)
         return Outcome.APPLIED
 
+    def cache_entry(self) -> dict[str, Any]:
+        """This service's state as the sentiment cache keeps it (services/service_cache.py)."""
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label,
+            "status": self.status,
+            "lastCheck": self.last_check,
+            "version": self.version,
+        }
+        if self.metrics:
+            entry["metrics"] = self.metrics
+        if self.status == ServiceStatus.UNHEALTHY and self.last_error:
+            entry["error"] = self.last_error
+        return entry
+
     def _become(self, status: str, now: datetime) -> None:
         """Record a status change (a flip row) and publish it once the transaction commits."""
-        from services import sentiment
-
         self.version += 1
         changed = status != self.status
         if changed:
             ServiceFlip.objects.create(service=self, old_status=self.status, new_status=status, at=now)
             self.status, self.since = status, now
-        snapshot = sentiment.service_entry(self)
+        snapshot = self.cache_entry()
         # The cache first, then the push: dashboards re-read the cache when told.
-        transaction.on_commit(lambda: sentiment.remember_service(snapshot))
+        transaction.on_commit(lambda: service_cache.remember_service(snapshot))
         if changed:
             sentiment_changed.send(sender=type(self))
 
@@ -417,8 +432,6 @@ def host_uptimes(start: datetime, end: datetime) -> list[tuple[int, float, float
     A host counts as up for one report interval per stored sample: one grouped
     count over the day's samples, not a walk through them.
     """
-    from metrics.models import MetricSample
-
     interval = settings.REPORT_INTERVAL
     counts = dict(
         MetricSample.objects.filter(collected_at__gte=start, collected_at__lt=end)

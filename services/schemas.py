@@ -1,4 +1,4 @@
-"""Domain events as services send them: the design's BaseDomainEvent envelope and payloads.
+"""Domain events as services send them: the BaseDomainEvent envelope and payloads (docs/events.md, "Event types").
 
     {"type": "SYSTEM_SERVICE_HEALTHY", "payload": {"serviceName": ..., "checkedAt": ..., "metrics": {...}}}
 

@@ -22,16 +22,14 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from hosts.models import Host, HostStatus
 from services.models import ServiceHealth, ServiceStatus
+from services.service_cache import SERVICE_NAMES_KEY, SERVICE_NAMES_SECONDS, remember_service, service_key
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES_KEY = "sentiment:service-names"
-SERVICE_NAMES_SECONDS = 60
 HOSTS_KEY = "sentiment:hosts"
 
 
@@ -58,7 +56,7 @@ def overall_status(service_statuses: Iterable[str], host_counts: dict[str, int])
 
 
 def overall(host_counts: dict[str, int] | None = None) -> dict[str, Any]:
-    """The design's response: status, services, plus a count of hosts per status."""
+    """The overall answer (docs/events.md, "The overall sentiment"): status, services, hosts per status."""
     services = service_entries()
     counts = cached_host_counts() if host_counts is None else host_counts
     return {
@@ -71,51 +69,9 @@ def overall(host_counts: dict[str, int] | None = None) -> dict[str, Any]:
 # --- services ---------------------------------------------------------------
 
 
-def _service_key(name: str) -> str:
-    return f"sentiment:service:{name}"
-
-
-def service_entry(service: ServiceHealth) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "name": service.name,
-        "label": service.label,
-        "status": service.status,
-        "lastCheck": service.last_check,
-        "version": service.version,
-    }
-    if service.metrics:
-        entry["metrics"] = service.metrics
-    if service.status == ServiceStatus.UNHEALTHY and service.last_error:
-        entry["error"] = service.last_error
-    return entry
-
-
 def public_shape(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry as the API shows it: the design's fields only."""
+    """An entry as the API shows it: the documented fields only (docs/events.md)."""
     return {k: v for k, v in entry.items() if k in ("name", "status", "lastCheck", "metrics", "error")}
-
-
-def remember_service(entry: dict[str, Any]) -> None:
-    """Store a service's new state (called after its transaction commits)."""
-    try:
-        names = cache.get(SERVICE_NAMES_KEY)
-        if names is not None and entry["name"] not in names:
-            # A newcomer: drop the list rather than edit it, so two newcomers at once cannot lose one.
-            cache.delete(SERVICE_NAMES_KEY)
-        current = cache.get(_service_key(entry["name"]))
-        # Two commits for one service may finish in either order; keep the newer state.
-        if current is None or current["version"] <= entry["version"]:
-            cache.set(_service_key(entry["name"]), entry, timeout=None)
-    except Exception:  # the cache is an accelerator; the next miss rebuilds from the database
-        log.warning("sentiment cache unavailable", exc_info=True)
-
-
-def forget_services(*names: str) -> None:
-    """After an admin edit or delete: the next read rebuilds these entries and the list from the database."""
-    try:
-        cache.delete_many([SERVICE_NAMES_KEY, *(_service_key(n) for n in names)])
-    except Exception:
-        log.warning("sentiment cache unavailable", exc_info=True)
 
 
 def service_entries() -> list[dict[str, Any]]:
@@ -126,15 +82,15 @@ def service_entries() -> list[dict[str, Any]]:
             names = list(ServiceHealth.objects.tracked().values_list("name", flat=True))
             # Expires so that a list rebuilt just before a newcomer's commit cannot hide it for long.
             cache.set(SERVICE_NAMES_KEY, names, timeout=SERVICE_NAMES_SECONDS)
-        found = cache.get_many([_service_key(n) for n in names])
+        found = cache.get_many([service_key(n) for n in names])
     except Exception:
         log.warning("sentiment cache unavailable, reading the database", exc_info=True)
-        return [service_entry(s) for s in ServiceHealth.objects.tracked()]
-    entries = {n: found[_service_key(n)] for n in names if _service_key(n) in found}
+        return [s.cache_entry() for s in ServiceHealth.objects.tracked()]
+    entries = {n: found[service_key(n)] for n in names if service_key(n) in found}
     missing = [n for n in names if n not in entries]
     if missing:
         for service in ServiceHealth.objects.filter(name__in=missing):
-            entries[service.name] = service_entry(service)
+            entries[service.name] = service.cache_entry()
             remember_service(entries[service.name])
     return [entries[n] for n in sorted(entries)]
 
@@ -170,10 +126,7 @@ def cached_last_seen() -> dict[int, datetime | None]:
 def cached_host_counts(now: datetime | None = None) -> dict[str, int]:
     """Enabled hosts per status, computed at read time from the cached last_seen values."""
     now = now or timezone.now()
-    counts = {status.value: 0 for status in HostStatus}
-    for last_seen in cached_last_seen().values():
-        counts[host_status(last_seen, now)] += 1
-    return counts
+    return HostStatus.tally(host_status(last_seen, now) for last_seen in cached_last_seen().values())
 
 
 def forget_hosts(**kwargs: Any) -> None:
@@ -184,8 +137,3 @@ def forget_hosts(**kwargs: Any) -> None:
             log.warning("sentiment cache unavailable", exc_info=True)
 
     transaction.on_commit(forget)
-
-
-def connect_host_signals() -> None:
-    post_save.connect(forget_hosts, sender=Host, dispatch_uid="sentiment-host-saved")
-    post_delete.connect(forget_hosts, sender=Host, dispatch_uid="sentiment-host-deleted")

@@ -139,10 +139,7 @@ def public_status(now: datetime | None = None) -> dict[str, Any]:
             listing = by_host[alert.host_id]
             incidents.append(_incident(alert, listing.label, listing.show_alert_messages))
 
-    host_counts = {status.value: 0 for status in HostStatus}
-    for component in components:
-        if component["kind"] == "host":
-            host_counts[component["status"]] += 1
+    host_counts = HostStatus.tally(c["status"] for c in components if c["kind"] == "host")
     overall = overall_status((c["status"] for c in components if c["kind"] == "service"), host_counts)
     return {
         "title": settings.STATUS_PAGE_TITLE,

@@ -9,12 +9,12 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
+from services.event_client import DOMAIN_EVENT_TASK
 from services.models import DailyAvailability, ServiceEvent, ServiceHealth
 from services.schemas import EventInvalid, parse_events
-from statusdash.events import DOMAIN_EVENT_TASK
-from statusdash.observability import timed_sweep
+from statusdash.lib.observability import timed_sweep
 
-log = logging.getLogger("statusdash.events")
+log = logging.getLogger("services.event_client")
 
 
 @shared_task(name=DOMAIN_EVENT_TASK, ignore_result=True)

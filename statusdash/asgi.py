@@ -11,7 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from statusdash import live  # noqa: E402
+from dashboard import live  # noqa: E402
 from statusdash.lib.bodylimit import BodyLimitMiddleware  # noqa: E402
 from statusdash.routing import websocket_urlpatterns  # noqa: E402
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from alerts.consumers import AlertsConsumer
-from hosts.consumers import DashboardConsumer, HostPageConsumer
+from dashboard.alert_consumers import AlertsConsumer
+from dashboard.consumers import DashboardConsumer, HostPageConsumer
 
 websocket_urlpatterns = [
     path("ws/dashboard/", DashboardConsumer.as_asgi()),

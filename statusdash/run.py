@@ -97,7 +97,7 @@ def main() -> int:
     if settings.MTLS_ENABLED:
         from hosts import pki
 
-        # Daphne's own ssl: endpoint cannot check client certificates; statusdash/tls.py can.
+        # Daphne's own ssl: endpoint cannot check client certificates; statusdash/lib/tls.py can.
         web = [python, "-m", "statusdash.tls_server", "-b", "127.0.0.1", "-p", port]
         scheme, tls_context = "https", ssl.create_default_context(cafile=str(pki.ca_paths()[0]))
     commands = {

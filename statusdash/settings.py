@@ -266,12 +266,12 @@ LOGGING = {
     },
 }
 
-# Dashboard log-in throttling (statusdash/login.py): after this many failed log-ins
+# Dashboard log-in throttling (dashboard/login.py): after this many failed log-ins
 # for one username from one address, further attempts are refused for the window.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 
-# --- Alerting, rollups, retention and backups (alerts/, metrics/tasks.py, statusdash/backup.py) ---
+# --- Alerting, rollups, retention and backups (alerts/, metrics/tasks.py, metrics/backups.py) ---
 from celery.schedules import crontab  # noqa: E402
 
 from statusdash.lib.env import env_tiers  # noqa: E402

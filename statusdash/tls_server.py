@@ -13,9 +13,12 @@ import os
 import sys
 from pathlib import Path
 
+import django
+from daphne.utils import import_by_path
 from OpenSSL import SSL
 
-from statusdash.tls import CLIENT_CERT_MODES, MutualTLSContextFactory, MutualTLSServer, TLSFiles
+from hosts import pki
+from statusdash.lib.tls import CLIENT_CERT_MODES, MutualTLSContextFactory, MutualTLSServer, TLSFiles
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -34,13 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    import django
-
     django.setup()
-    from daphne.utils import import_by_path
-
-    from hosts import pki
-
     server_cert, server_key = pki.server_paths()
     files = TLSFiles(certificate=args.cert or server_cert, key=args.key or server_key, ca=args.ca or pki.ca_paths()[0])
     missing = [str(path) for path in (files.certificate, files.key, files.ca) if not path.exists()]

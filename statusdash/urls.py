@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from dashboard.login import ThrottledLoginView
+from metrics.exposition import metrics_view
 from statusdash.api import api
-from statusdash.health import health
-from statusdash.login import ThrottledLoginView
-from statusdash.observability import metrics_view
+from statusdash.lib.health import health
 
 urlpatterns = [
     path("health", health, name="health"),
@@ -16,7 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("alerts/", include("alerts.urls")),
-    path("status/", include("services.urls")),
-    path("", include("hosts.urls")),
+    path("alerts/", include("dashboard.alert_urls")),
+    path("status/", include("dashboard.status_urls")),
+    path("", include("dashboard.urls")),
 ]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from alerts.models import Alert, DeliveryStatus, Notification, NotificationChannel
 from conftest import REDIS_TEST_URL, hub_env
 from hosts.models import Host
-from statusdash.testing import BASE_DIR
+from statusdash.tests.support import BASE_DIR
 
 from .conftest import Receiver
 

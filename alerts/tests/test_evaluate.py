@@ -14,7 +14,7 @@ from alerts.evaluate import evaluate_samples
 from alerts.models import Alert, AlertRule, Breach
 from hosts.models import Host
 from metrics.models import MetricSample
-from statusdash.testing import sample_report
+from statusdash.tests.support import sample_report
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -80,7 +80,7 @@ def test_transitions_log_the_domain_events_after_commit(
 
 @pytest.mark.django_db
 def test_transitions_push_the_host_card_and_alert_lists(host: Host, django_capture_on_commit_callbacks: Any) -> None:
-    from hosts.models import LiveEvent
+    from dashboard.models import LiveEvent
 
     with django_capture_on_commit_callbacks(execute=True):
         Alert.objects.fire("cpu", host=host)

@@ -26,9 +26,9 @@ from django.test import Client
 from django.utils import timezone
 from websockets.sync.client import ClientConnection, connect
 
-from hosts import pki, vault
+from hosts import pki
 from hosts.models import Certificate, CertificateKind, Host
-from statusdash.testing import BASE_DIR, free_port
+from statusdash.tests.support import BASE_DIR, free_port
 
 
 @dataclass(frozen=True)
@@ -58,19 +58,6 @@ def make_csr(cn: str | None) -> str:
         x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names)).sign(pki.generate_key(), hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM).decode()
-
-
-@pytest.fixture
-def vault_dir(tmp_path: Path, settings: Any) -> Path:
-    """A private VAULT_PATH, so tests never touch the developer's CA."""
-    settings.VAULT_PATH = tmp_path / "vault"
-    pki._ca_certificate.cache_clear()
-    return settings.VAULT_PATH
-
-
-@pytest.fixture
-def ca(vault_dir: Path, db: Any) -> pki.CertificateAuthority:
-    return vault.create_ca()
 
 
 class CertMaker:
@@ -140,11 +127,6 @@ def certs(ca: pki.CertificateAuthority, tmp_path: Path) -> CertMaker:
     directory = tmp_path / "client-certs"
     directory.mkdir()
     return CertMaker(ca, directory)
-
-
-@pytest.fixture
-def cert_host(db: Any) -> Host:
-    return Host.objects.create(name="agent-1")
 
 
 @contextlib.contextmanager

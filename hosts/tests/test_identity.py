@@ -158,7 +158,7 @@ def test_a_malformed_trusted_proxy_stops_start_up(tmp_path: Any) -> None:
     import subprocess
     import sys
 
-    from statusdash.testing import BASE_DIR
+    from statusdash.tests.support import BASE_DIR
 
     environment = {
         "PATH": os.environ["PATH"],

@@ -28,7 +28,7 @@ from hosts import pki, vault
 from hosts.models import ApiKey, ApiKeyScope, Host
 from hosts.tests.conftest import CertMaker, serving
 from metrics.models import MetricSample
-from statusdash.testing import BASE_DIR, daphne_server, dashboard_socket, free_port, sample_report
+from statusdash.tests.support import BASE_DIR, daphne_server, dashboard_socket, free_port, sample_report
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CONFIG = BASE_DIR / "deploy" / "nginx" / "statusdash.conf"

@@ -1,4 +1,4 @@
-"""Daphne terminating mutual TLS (statusdash/tls.py): real handshakes over HTTP/1.1 and
+"""Daphne terminating mutual TLS (statusdash/lib/tls.py): real handshakes over HTTP/1.1 and
 HTTP/2 (ALPN), a real WebSocket, and the agent enrolling and reporting."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from hosts import pki
 from hosts.models import ApiKey, ApiKeyScope, Certificate, CertificateKind, EnrollmentToken, Host
 from hosts.tests.conftest import CertMaker, ClientFiles, dashboard_socket, tls_daphne, write_client
 from metrics.models import MetricSample
-from statusdash.testing import BASE_DIR, sample_report
+from statusdash.tests.support import BASE_DIR, sample_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

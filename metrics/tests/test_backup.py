@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from hosts.models import Host
-from statusdash import backup
+from metrics import backups as backup
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite backups; PostgreSQL has its own test")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from hosts.models import Host
 from metrics.history import MAX_POINTS, detail_series, history_with_detail, live_point
 from metrics.models import MetricSample
-from statusdash.testing import sample_report
+from statusdash.tests.support import sample_report
 
 pytestmark = pytest.mark.django_db
 

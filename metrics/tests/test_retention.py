@@ -12,7 +12,7 @@ from hosts.models import Host
 from metrics import rollups
 from metrics.models import CHARTED_COLUMNS, MetricRollup, MetricSample
 from metrics.tasks import apply_retention
-from statusdash.testing import sample_report
+from statusdash.tests.support import sample_report
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

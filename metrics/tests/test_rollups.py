@@ -15,7 +15,7 @@ from hosts.models import Host
 from metrics.history import history, rollup_step
 from metrics.models import CHARTED_COLUMNS, MetricRollup, MetricSample
 from metrics.rollups import roll_up
-from statusdash.testing import sample_report
+from statusdash.tests.support import sample_report
 
 NOW = datetime(2026, 3, 1, 12, 0, 7, tzinfo=UTC)
 

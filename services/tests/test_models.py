@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from alerts.models import Alert, AlertState
-from hosts.models import LiveEvent
+from dashboard.models import LiveEvent
 from services.models import DomainEvent, EventType, ServiceEvent, ServiceFlip, ServiceHealth
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The `domain-events` queue end to end: statusdash.events.emit -> Redis -> a real Celery worker."""
+"""The `domain-events` queue end to end: services.event_client.emit -> Redis -> a real Celery worker."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 
 from alerts.models import Alert
 from conftest import REDIS_TEST_URL, hub_env
+from services.event_client import emit
 from services.models import ServiceEvent, ServiceHealth
-from statusdash.events import emit
-from statusdash.testing import celery_worker
+from statusdash.tests.support import celery_worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

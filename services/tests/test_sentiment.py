@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from hosts.models import Host
-from services import sentiment
+from services import sentiment, service_cache
 from services.models import DomainEvent, EventType, ServiceEvent, ServiceHealth
 
 NO_HOSTS = {"online": 0, "stale": 0, "offline": 0}
@@ -114,10 +114,10 @@ def test_a_new_service_joins_the_cached_list(django_capture_on_commit_callbacks:
 @pytest.mark.django_db
 def test_a_late_cache_write_does_not_replace_a_newer_state() -> None:
     record(health("healthy", seconds_ago=30))
-    older = sentiment.service_entry(ServiceHealth.objects.get())
+    older = ServiceHealth.objects.get().cache_entry()
     record(health("unhealthy"))
-    sentiment.remember_service(sentiment.service_entry(ServiceHealth.objects.get()))
-    sentiment.remember_service(older)
+    service_cache.remember_service(ServiceHealth.objects.get().cache_entry())
+    service_cache.remember_service(older)
     assert sentiment.overall()["services"][0]["status"] == "unhealthy"
 
 

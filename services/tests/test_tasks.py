@@ -17,7 +17,7 @@ from metrics.schemas import ReportIn
 from services import sentiment
 from services.models import DailyAvailability, ServiceEvent, ServiceFlip, ServiceHealth
 from services.tasks import handle_domain_event, prune_history, roll_up_availability, sweep_stale_services
-from statusdash.testing import sample_report
+from statusdash.tests.support import sample_report
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.conf import settings
 
+from statusdash.lib.observability import record_rejection
+
 Scope = dict[str, Any]
 
 
@@ -59,8 +61,6 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(scope: Scope, send: Any, status: int, detail: str) -> None:
-    from statusdash.observability import record_rejection
-
     record_rejection(scope["path"], status)
     body = json.dumps({"detail": detail}).encode()
     await send(

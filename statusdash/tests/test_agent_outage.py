@@ -17,7 +17,7 @@ import pytest
 from conftest import hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
 from metrics.models import MetricSample
-from statusdash.testing import BASE_DIR, daphne_server, free_port
+from statusdash.tests.support import BASE_DIR, daphne_server, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import IN_CI
-from statusdash.testing import BASE_DIR
+from statusdash.tests.support import BASE_DIR
 
 HUB_SERVICES = ("migrate", "web", "worker", "beat")
 

@@ -12,7 +12,7 @@ import requests
 
 from hosts.models import ApiKey, ApiKeyScope, Host
 from metrics.models import MetricSample
-from statusdash.testing import BASE_DIR
+from statusdash.tests.support import BASE_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

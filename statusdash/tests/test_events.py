@@ -1,4 +1,4 @@
-"""statusdash.events.emit, the emitter producers copy (the queue path itself: services/tests/test_queue_worker.py)."""
+"""services.event_client.emit, the emitter producers copy (the queue path itself: services/tests/test_queue_worker.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from statusdash import events
+from services import event_client as events
 
 
 def test_unknown_type_is_refused_before_sending() -> None:

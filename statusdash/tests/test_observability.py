@@ -25,11 +25,11 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import IN_CI
-from hosts.consumers import DashboardConsumer
+from dashboard.consumers import DashboardConsumer
 from hosts.models import ApiKey, ApiKeyScope, Host
-from statusdash import observability
+from statusdash.lib import observability
 from statusdash.lib.env import env_networks
-from statusdash.testing import BASE_DIR
+from statusdash.tests.support import BASE_DIR
 
 REPORT = "/api/metrics/report"
 
@@ -271,9 +271,7 @@ def test_failed_sweep_is_counted_and_still_raises(client: Client, read_key: str)
 @pytest.mark.django_db
 def test_counts_from_other_processes_are_summed(client: Client, read_key: str, metrics_dir: Path) -> None:
     """A Celery worker or a second Daphne writes its own files; any web process serves the sum."""
-    child = (
-        "import django; django.setup()\nfrom statusdash import observability\nobservability.record_ingest(5, 1, 0.02)\n"
-    )
+    child = "import django; django.setup()\nfrom statusdash.lib import observability\nobservability.record_ingest(5, 1, 0.02)\n"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "statusdash.settings", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     subprocess.run([sys.executable, "-c", child], cwd=BASE_DIR, env=env, check=True, timeout=60)
     observability.record_ingest(2, 0, 0.01)
@@ -284,7 +282,7 @@ def test_counts_from_other_processes_are_summed(client: Client, read_key: str, m
 
 def test_a_process_that_counted_nothing_leaves_no_files(metrics_dir: Path) -> None:
     """Every `manage.py` run that loads the URLs opens metric files; a clean exit removes them."""
-    child = "import django; django.setup()\nfrom statusdash import observability\n"
+    child = "import django; django.setup()\nfrom statusdash.lib import observability\n"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "statusdash.settings", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     subprocess.run([sys.executable, "-c", child], cwd=BASE_DIR, env=env, check=True, timeout=60)
     assert list(metrics_dir.iterdir()) == []

@@ -24,7 +24,7 @@ from django.test import Client
 
 from conftest import REDIS_TEST_URL, hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
-from statusdash.testing import BASE_DIR, celery_worker, daphne_server, dashboard_socket, stop
+from statusdash.tests.support import BASE_DIR, celery_worker, daphne_server, dashboard_socket, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

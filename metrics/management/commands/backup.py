@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from statusdash.backup import BackupError, backup_database
+from metrics.backups import BackupError, backup_database
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from statusdash.backup import BackupError, restore_database
+from metrics.backups import BackupError, restore_database
 
 
 class Command(BaseCommand):

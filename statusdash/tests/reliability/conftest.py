@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from statusdash.testing import BASE_DIR, free_port, wait_until_healthy
+from statusdash.tests.support import BASE_DIR, free_port, wait_until_healthy
 
 PYTHON = sys.executable
 # Signs that the hub hit trouble it did not handle; searched for in its stderr (logfmt lines,

@@ -10,8 +10,8 @@ import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from statusdash.testing import sample_report
 from statusdash.tests.reliability.conftest import Hub, login
+from statusdash.tests.support import sample_report
 
 pytestmark = pytest.mark.reliability
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from statusdash.testing import sample_report
 from statusdash.tests.reliability.conftest import as_utc, prepare_standalone, standalone_env, stored_reports
+from statusdash.tests.support import sample_report
 
 ROOMY = 64 * 1024 * 1024
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from statusdash.testing import sample_report
 from statusdash.tests.reliability.conftest import HOSTILE_NAMES, XSS, Hub, login
+from statusdash.tests.support import sample_report
 
 pytestmark = pytest.mark.reliability
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import requests
 
-from statusdash.testing import sample_report
 from statusdash.tests.reliability.conftest import (
     DashboardSocket,
     as_utc,
@@ -22,6 +21,7 @@ from statusdash.tests.reliability.conftest import (
     standalone_env,
     stored_reports,
 )
+from statusdash.tests.support import sample_report
 
 AGENTS = 50
 BATCHING_AGENTS = 10  # these catch up: a batch of BATCH_SIZE every BATCH_SIZE intervals

@@ -13,7 +13,6 @@ from typing import Any
 
 import requests
 
-from statusdash.testing import BASE_DIR
 from statusdash.tests.reliability.conftest import (
     DashboardSocket,
     PrivateRedis,
@@ -26,6 +25,7 @@ from statusdash.tests.reliability.conftest import (
     stored_reports,
 )
 from statusdash.tests.reliability.test_hub_killed import wait_for
+from statusdash.tests.support import BASE_DIR
 
 AGENTS = 3
 

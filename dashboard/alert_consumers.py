@@ -6,8 +6,8 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from hosts.consumers import LiveConsumer
-from statusdash import live
+from dashboard import live
+from dashboard.consumers import LiveConsumer
 
 
 class AlertsConsumer(LiveConsumer):

@@ -54,7 +54,3 @@ class SentimentOut(Schema):
     status: str
     services: list[ServiceOut]
     hosts: dict[str, int]
-
-
-class ErrorOut(Schema):
-    detail: str

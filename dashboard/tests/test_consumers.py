@@ -16,9 +16,10 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client
 from django.utils import timezone
 
-from hosts.consumers import DashboardConsumer, HostPageConsumer
-from hosts.models import ApiKey, ApiKeyScope, Host, LiveEvent
-from statusdash import live
+from dashboard import live
+from dashboard.consumers import DashboardConsumer, HostPageConsumer
+from dashboard.models import LiveEvent
+from hosts.models import ApiKey, ApiKeyScope, Host
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -63,14 +63,11 @@ def describe_hosts(hosts: list[Host]) -> list[dict[str, Any]]:
 
 def status_counts(hosts: list[Host]) -> dict[str, int]:
     now = timezone.now()
-    counts = {status.value: 0 for status in HostStatus}
-    for host in hosts:
-        counts[host.status(now)] += 1
-    return counts
+    return HostStatus.tally(host.status(now) for host in hosts)
 
 
 def overall_sentiment(hosts: list[Host] | None = None) -> dict[str, Any]:
-    """The design's overall health answer: services and hosts, by the rule in services/sentiment.py.
+    """The overall health answer: services and hosts, by the rule in services/sentiment.py.
 
     Pass the enabled hosts when already loaded; without them the host counts come from the cache.
     """

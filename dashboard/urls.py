@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hosts import views
+from dashboard import views
 
 urlpatterns = [
     path("", views.overview, name="overview"),

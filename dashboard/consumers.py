@@ -14,12 +14,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from hosts.cards import host_card_context
+from dashboard import live
+from dashboard.cards import host_card_context
+from dashboard.views import host_page_context, sentiment_context
 from hosts.models import Host
-from hosts.views import host_page_context, sentiment_context
 from metrics.history import live_point
-from statusdash import live
-from statusdash.observability import CountedWebSocketMixin
+from statusdash.lib.observability import CountedWebSocketMixin
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from hosts.templatetags.dashboard import ago, duration, iso, rate, size
+from dashboard.templatetags.dashboard import ago, duration, iso, rate, size
 
 
 def test_size_and_rate_use_binary_steps() -> None:

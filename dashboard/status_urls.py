@@ -1,6 +1,6 @@
 from django.urls import path
 
-from services import views
+from dashboard import status_views as views
 
 urlpatterns = [
     path("", views.status_page, name="status-page"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -23,8 +24,6 @@ def _check_database() -> dict[str, object]:
 
 
 def _check_redis() -> dict[str, object]:
-    import redis
-
     started = time.perf_counter()
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)

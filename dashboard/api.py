@@ -8,11 +8,12 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 
+from dashboard.overview import describe_hosts, overall_sentiment
+from dashboard.schemas import HostDetailOut, HostOut, SentimentOut
+from hosts.auth import READ_AUTH
 from hosts.models import Host
-from hosts.overview import describe_hosts, overall_sentiment
-from hosts.schemas import ErrorOut, HostDetailOut, HostOut, SentimentOut
 from metrics.history import history
-from statusdash.auth import READ_AUTH
+from statusdash.lib.schemas import ErrorOut
 
 router = Router(tags=["hosts"], auth=READ_AUTH)
 
@@ -27,7 +28,7 @@ def list_hosts(request: HttpRequest) -> list[dict[str, Any]]:
     return describe_hosts(list(Host.objects.all()))
 
 
-# exclude_none: "metrics" and "error" are absent, not null, when a service has none (the design's shape).
+# exclude_none: "metrics" and "error" are absent, not null, when a service has none (docs/events.md, "The overall sentiment").
 @router.get("/sentiment/overall", response={200: SentimentOut, 401: ErrorOut, 403: ErrorOut}, exclude_none=True)
 def sentiment(request: HttpRequest) -> dict[str, Any]:
     """Overall system health: `healthy`, `degraded` or `unhealthy`, from the cache (see docs/events.md)."""

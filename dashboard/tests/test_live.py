@@ -14,10 +14,10 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 
 from conftest import REDIS_TEST_URL, test_database_url
-from hosts.consumers import DashboardConsumer
+from dashboard import live
+from dashboard.consumers import DashboardConsumer
 from hosts.models import Host
-from statusdash import live
-from statusdash.testing import BASE_DIR
+from statusdash.tests.support import BASE_DIR
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +27,7 @@ def publish_from_another_process(host_id: int, **env: str) -> None:
     code = (
         "import django; django.setup()\n"
         "from django.db import transaction\n"
-        "from statusdash import live\n"
+        "from dashboard import live\n"
         f"with transaction.atomic(): live.host_updated({host_id})\n"
     )
     full_env = {**os.environ, "DATABASE_URL": test_database_url(), **env}

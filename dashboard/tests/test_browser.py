@@ -28,7 +28,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from alerts.models import Alert
 from conftest import CHROMIUM, hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
-from statusdash.testing import daphne_server, free_port, sample_report
+from statusdash.tests.support import daphne_server, free_port, sample_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from alerts import action_views, views
+from dashboard import alert_actions as action_views
+from dashboard import alert_views as views
 
 app_name = "alerts"
 urlpatterns = [

@@ -151,6 +151,8 @@ class MutualTLSServer(Server):
         super().__init__(application, endpoints=[f"mtls:{host}:{port}" for host, port in listen], **kwargs)
 
     def run(self) -> None:
+        # Imported when running, never at the top: importing the reactor installs Twisted's default
+        # one, and Daphne must install its asyncio reactor first.
         from twisted.internet import reactor
 
         self.endpoints: list[str] = []  # ours are opened below, once the reactor (and http_factory) exist
@@ -158,7 +160,7 @@ class MutualTLSServer(Server):
         super().run()
 
     def _listen_tls(self) -> None:
-        from twisted.internet import reactor
+        from twisted.internet import reactor  # installed by now (see run)
 
         for interface, port in self.tls_listen:
             endpoint = SSL4ServerEndpoint(reactor, port, self.context_factory, interface=interface)

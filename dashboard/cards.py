@@ -9,9 +9,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.overview import describe_hosts
+from dashboard.templatetags.dashboard import ago, duration, rate
 from hosts.models import Host
-from hosts.overview import describe_hosts
-from hosts.templatetags.dashboard import ago, duration, rate
 
 # A gauge turns amber this many points below its threshold, red at the threshold.
 WARN_MARGIN = 10

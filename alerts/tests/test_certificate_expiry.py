@@ -1,4 +1,4 @@
-"""hosts.tasks.check_certificate_expiry: the `certificate-expiring` alert per host."""
+"""alerts.tasks.check_certificate_expiry: the `certificate-expiring` alert per host."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.certificates import CERTIFICATE_RULE
 from alerts.models import Alert, AlertState, Severity
+from alerts.tasks import check_certificate_expiry
 from hosts import pki
 from hosts.models import Certificate, Host
-from hosts.tasks import CERTIFICATE_RULE, check_certificate_expiry
 
 pytestmark = pytest.mark.django_db
 

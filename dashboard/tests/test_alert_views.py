@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from alerts.models import Alert, Severity
-from alerts.views import PAGE_SIZE
+from dashboard.alert_views import PAGE_SIZE
 from hosts.models import Host
 
 pytestmark = pytest.mark.django_db
@@ -96,8 +96,8 @@ async def test_alert_change_tells_the_open_alerts_page_to_refresh(monkeypatch: p
     from channels.testing import WebsocketCommunicator
     from django.db import transaction
 
-    from alerts.consumers import AlertsConsumer
-    from statusdash import live
+    from dashboard import live
+    from dashboard.alert_consumers import AlertsConsumer
 
     monkeypatch.setattr(live, "IN_WEB_PROCESS", True)
     monkeypatch.setattr(live, "STATUS_WATCH_SECONDS", 3600)
@@ -120,7 +120,7 @@ async def test_alerts_socket_refuses_anonymous_visitors() -> None:
     from channels.testing import WebsocketCommunicator
     from django.contrib.auth.models import AnonymousUser
 
-    from alerts.consumers import AlertsConsumer
+    from dashboard.alert_consumers import AlertsConsumer
 
     communicator = WebsocketCommunicator(AlertsConsumer.as_asgi(), "/ws/alerts/")
     communicator.scope["user"] = AnonymousUser()

@@ -2,6 +2,8 @@
 
 Groups are named after what they watch: `hosts` (the overview) and `host-<id>`
 (a host page). Events are small; consumers re-read the database and render.
+Domain apps do not call this module: they send signals (hosts.signals,
+alerts.signals, services.signals) that `DashboardConfig.ready()` connects here.
 
 With Redis the channel layer crosses processes. Without it, the in-memory layer
 lives in the web process only, so other processes (the Celery worker) write an
@@ -11,12 +13,17 @@ outbox row that the web process relays (`relay_outbox`).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
+
+from dashboard.models import LiveEvent
+from dashboard.overview import current_statuses
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +42,7 @@ def host_group(host_id: int) -> str:
 
 def host_updated(host_id: int) -> None:
     """A host reported, changed status or changed alerts: redraw its card and page."""
-    event = {"type": "host.updated", "host_id": host_id}
-    transaction.on_commit(lambda: _publish([hosts_group(), host_group(host_id)], event))
+    _publish_on_commit((hosts_group(), host_group(host_id)), {"type": "host.updated", "host_id": host_id})
 
 
 def alerts_group() -> str:
@@ -45,14 +51,44 @@ def alerts_group() -> str:
 
 def alerts_changed() -> None:
     """An alert fired, resolved, was acknowledged or silenced: redraw alert lists."""
-    event = {"type": "alerts.changed"}
-    transaction.on_commit(lambda: _publish([alerts_group()], event))
+    _publish_on_commit((alerts_group(),), {"type": "alerts.changed"})
 
 
 def sentiment_changed() -> None:
     """A service changed status: redraw the overall status and the services panel."""
-    event = {"type": "sentiment.updated"}
-    transaction.on_commit(lambda: _publish([hosts_group()], event))
+    _publish_on_commit((hosts_group(),), {"type": "sentiment.updated"})
+
+
+class _PendingPushes:
+    """The pushes one transaction owes, each once, sent when it commits.
+
+    A report announces its host, and an alert the same report fires announces the
+    host again: one redraw is enough. The instance sits in Django's on-commit list,
+    so a rollback drops it with the rest of the transaction's callbacks.
+    """
+
+    def __init__(self) -> None:
+        self.pushes: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], dict[str, Any]]] = {}
+
+    def add(self, groups: tuple[str, ...], event: dict[str, Any]) -> None:
+        self.pushes.setdefault((groups, json.dumps(event, sort_keys=True)), (groups, event))
+
+    def __call__(self) -> None:
+        for groups, event in self.pushes.values():
+            _publish(list(groups), event)
+
+
+def _publish_on_commit(groups: tuple[str, ...], event: dict[str, Any]) -> None:
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        # Join the pushes this transaction already owes (Django keeps them in run_on_commit).
+        for _savepoints, callback, _robust in connection.run_on_commit:
+            if isinstance(callback, _PendingPushes):
+                callback.add(groups, event)
+                return
+    pending = _PendingPushes()
+    pending.add(groups, event)
+    transaction.on_commit(pending)  # outside a transaction: runs at once
 
 
 def _publish(groups: list[str], event: dict[str, Any]) -> None:
@@ -61,8 +97,6 @@ def _publish(groups: list[str], event: dict[str, Any]) -> None:
         return
     in_memory = isinstance(layer, InMemoryChannelLayer)
     if in_memory and not IN_WEB_PROCESS:
-        from hosts.models import LiveEvent
-
         LiveEvent.objects.bulk_create([LiveEvent(group=g, payload=event) for g in groups])
         return
     if _socket_loop is not None and not _socket_loop.is_closed() and IN_WEB_PROCESS:
@@ -112,10 +146,6 @@ def serving_websockets() -> None:
 
 
 async def relay_outbox() -> None:
-    from channels.db import database_sync_to_async
-
-    from hosts.models import LiveEvent
-
     layer = get_channel_layer()
     while True:
         try:
@@ -146,10 +176,6 @@ async def watch_statuses() -> None:
 
 async def publish_status_changes(previous: dict[int, str] | None) -> dict[int, str]:
     """Push `host.updated` for each host whose status differs from `previous`; returns the statuses now."""
-    from channels.db import database_sync_to_async
-
-    from hosts.overview import current_statuses
-
     current = await database_sync_to_async(current_statuses)()
     if previous is None:
         return current

@@ -1,24 +1,19 @@
-"""Periodic work on hosts, run by Celery beat (see CELERY_BEAT_SCHEDULE in settings)."""
+"""The `certificate-expiring` alert: one per enabled host whose newest client certificate is close to expiry."""
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.utils import timezone
+from datetime import datetime
 
 from alerts.models import Alert, Severity
 from hosts.models import Host, latest_client_certificates
-from statusdash.observability import timed_sweep
 
 CERTIFICATE_RULE = "certificate-expiring"
 CRITICAL_DAYS = 3
 
 
-@shared_task
-@timed_sweep("hosts.check_certificate_expiry")
-def check_certificate_expiry() -> dict[str, int]:
-    """Fire `certificate-expiring` for each enabled host whose newest certificate is close to
-    expiry, resolve it for the rest. Safe to run twice: fire and resolve are idempotent."""
-    now = timezone.now()
+def check_certificate_expiry(now: datetime) -> dict[str, int]:
+    """Fire the alert for each enabled host whose newest certificate expires soon, resolve it for
+    the rest. Safe to run twice: fire and resolve are idempotent."""
     hosts = list(Host.objects.enabled())
     latest = latest_client_certificates(hosts)
     firing = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hosts.templatetags.dashboard import MISSING, rate
+from dashboard.templatetags.dashboard import MISSING, rate
 
 
 def _stats(label: str, values: list[float | None], unit: str) -> dict[str, str]:

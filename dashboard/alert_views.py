@@ -7,9 +7,9 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from alerts.forms import AlertFilter
 from alerts.models import Alert
-from hosts.views import HtmxHttpRequest
+from dashboard.alert_forms import AlertFilter
+from dashboard.views import HtmxHttpRequest
 
 PAGE_SIZE = 50
 

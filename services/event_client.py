@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from celery import Celery
+
 DOMAIN_EVENTS_QUEUE = "domain-events"
 DOMAIN_EVENT_TASK = "statusdash.domain_event"
 EVENT_TYPES = ("SYSTEM_SERVICE_HEALTHY", "SYSTEM_SERVICE_UNHEALTHY", "SYSTEM_ALERT_TRIGGERED", "SYSTEM_ALERT_RESOLVED")
@@ -31,8 +33,6 @@ EVENT_TYPES = ("SYSTEM_SERVICE_HEALTHY", "SYSTEM_SERVICE_UNHEALTHY", "SYSTEM_ALE
 
 @lru_cache(maxsize=4)
 def _producer(broker_url: str) -> Any:
-    from celery import Celery
-
     # One app (and connection pool) per broker, reused across calls.
     return Celery("statusdash-events", broker=broker_url, set_as_current=False)
 

@@ -9,11 +9,11 @@ from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
 from alerts.models import Alert, AlertState
-from hosts.cards import cards
-from hosts.charts import chart_tables
-from hosts.forms import OverviewFilter
+from dashboard.cards import cards
+from dashboard.charts import chart_tables
+from dashboard.forms import OverviewFilter
+from dashboard.overview import all_tags, describe_hosts, filter_hosts, overall_sentiment, sort_hosts
 from hosts.models import Host, latest_client_certificates
-from hosts.overview import all_tags, describe_hosts, filter_hosts, overall_sentiment, sort_hosts
 from metrics.history import RANGES, history_with_detail
 
 

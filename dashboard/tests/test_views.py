@@ -16,7 +16,7 @@ from alerts.models import Alert
 from hosts.models import Host
 from metrics.latest import remember
 from metrics.models import MetricSample
-from statusdash.testing import sample_report
+from statusdash.tests.support import sample_report
 
 pytestmark = pytest.mark.django_db
 
