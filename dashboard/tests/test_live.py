@@ -13,10 +13,12 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import override_settings
 
+from alerts.signals import alerts_changed
 from conftest import REDIS_TEST_URL, test_database_url
 from dashboard import live
 from dashboard.consumers import DashboardConsumer
 from hosts.models import Host
+from hosts.signals import host_changed
 from statusdash.tests.support import BASE_DIR
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -89,3 +91,45 @@ async def test_push_waits_for_the_commit(monkeypatch: pytest.MonkeyPatch) -> Non
 
     await database_sync_to_async(inside_a_rolled_back_transaction)()
     assert sent == []
+
+
+async def test_a_transaction_pushes_each_change_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A report announces its host and the alert it fires announces the host again: one redraw.
+    sent: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+    monkeypatch.setattr(live, "_publish", lambda groups, event: sent.append((tuple(groups), event)))
+
+    def announce_in_one_transaction() -> None:
+        from django.db import transaction
+
+        with transaction.atomic():
+            host_changed.send(sender=Host, host_id=7)
+            alerts_changed.send(sender=Host)
+            host_changed.send(sender=Host, host_id=7)
+            host_changed.send(sender=Host, host_id=8)
+            assert sent == []  # nothing before the commit
+
+    await database_sync_to_async(announce_in_one_transaction)()
+    assert sent == [
+        (("hosts", "host-7"), {"type": "host.updated", "host_id": 7}),
+        (("alerts",), {"type": "alerts.changed"}),
+        (("hosts", "host-8"), {"type": "host.updated", "host_id": 8}),
+    ]
+
+
+async def test_pushes_owed_by_a_rolled_back_transaction_do_not_leak_into_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(live, "_publish", lambda groups, event: sent.append(event))
+
+    def rolled_back_then_committed() -> None:
+        from django.db import transaction
+
+        with pytest.raises(RuntimeError), transaction.atomic():
+            host_changed.send(sender=Host, host_id=1)
+            raise RuntimeError("rolled back")
+        with transaction.atomic():
+            host_changed.send(sender=Host, host_id=2)
+
+    await database_sync_to_async(rolled_back_then_committed)()
+    assert sent == [{"type": "host.updated", "host_id": 2}]
