@@ -80,11 +80,13 @@ def silence_host(request: HttpRequest, pk: int) -> HttpResponse:
     if alert.host is None:
         return field_error("alert", "this alert is not about a host, so there is no host to silence", status=409)
     try:
-        duration = timedelta(seconds=parse_duration(request.POST.get("duration", "")))
+        seconds = parse_duration(request.POST.get("duration", ""))
     except ValueError as error:
         return field_error("duration", str(error))
-    if duration > MAX_SILENCE:
+    # Compared as a number first: a timedelta of 99999999999999 days overflows.
+    if seconds > MAX_SILENCE.total_seconds():
         return field_error("duration", "a silence from the dashboard lasts at most 30d; use the admin for longer")
+    duration = timedelta(seconds=seconds)
     reason = request.POST.get("reason", "").strip() or DEFAULT_SILENCE_REASON
     if len(reason) > 200:
         return field_error("reason", "at most 200 characters")
