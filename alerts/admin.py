@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from alerts import events
+from alerts import delivery, events
 from alerts.models import (
     Alert,
     AlertRule,
@@ -140,13 +140,13 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Send a test notification")
     def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
         for channel in queryset:
-            notification = Notification.objects.create_claimed(
+            notification = delivery.create_leased(
                 channel=channel,
                 title="statusdash test notification",
                 body=f"Sent from the admin by {request.user.get_username()}. If you read this, {channel.name} works.",
             )
             AuditEntry.record(request.user, AuditAction.TEST_CHANNEL, detail=channel.name)
-            if notification.deliver(final_attempt=True):
+            if delivery.deliver(notification, final_attempt=True):
                 self.message_user(request, f"{channel.name}: test sent.")
             else:
                 self.message_user(request, f"{channel.name}: failed: {notification.error}", messages.ERROR)

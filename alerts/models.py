@@ -1,9 +1,10 @@
-"""Alerts as rows: rules, alerts, every transition, silences, channels and deliveries.
+"""Alerts as rows: rules, alerts, every transition, silences, channels and the notifications owed.
 
 Detection and notification are separate steps (as healthchecks does with Flip):
 `Alert.objects.fire()` / `.resolve()` record an `AlertTransition`; the dispatch
 sweep later turns unprocessed transitions into `Notification`s, one per channel
-for everything that changed within the grouping window.
+for everything that changed within the grouping window. Sending them (Apprise,
+leases, attempts, retries) is `alerts.delivery`'s.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import apprise
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -463,17 +464,6 @@ class NotificationChannel(models.Model):
             return True
         return alert.host is not None and bool(set(self.tags) & set(alert.host.tags or []))
 
-    def send(self, title: str, body: str, notify_type: str = apprise.NotifyType.INFO) -> str:
-        """Send now through Apprise. Returns '' on success, else what went wrong."""
-        sender = apprise.Apprise()
-        if not sender.add(self.url):
-            return "Apprise does not understand this channel's URL"
-        with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:
-            ok = sender.notify(title=title, body=body, notify_type=notify_type)
-        if ok:
-            return ""
-        return captured.getvalue().strip()[-1000:] or "Apprise reported a failure"
-
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"
@@ -481,22 +471,9 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed"
 
 
-def lease_end(now: datetime) -> datetime:
-    return now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
-
-
-def delivery_lease(now: datetime) -> dict[str, Any]:
-    """The fields that give one delivery task the right to send, until the lease runs out."""
-    return {"claim": uuid.uuid4(), "claimed_until": lease_end(now)}
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """After the first failed attempt NOTIFY_RETRY_SECONDS (10 s), then doubling, capped at 10 minutes."""
-    return timedelta(seconds=min(600, settings.NOTIFY_RETRY_SECONDS * 2 ** (attempts - 1)))
-
-
 class NotificationQuerySet(models.QuerySet["Notification"]):
     def compose(self, channel: NotificationChannel, transitions: list[AlertTransition]) -> Notification:
+        """One pending message to `channel` listing `transitions`, not yet leased to a task."""
         firing = sum(t.kind != TransitionKind.RESOLVED for t in transitions)
         resolved = len(transitions) - firing
         if len(transitions) == 1:
@@ -508,38 +485,15 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         if settings.PUBLIC_URL:
             body += f"\n\n{settings.PUBLIC_URL}/alerts/"
         worst = max((t.severity for t in transitions), key=SEVERITY_RANK.__getitem__)
-        notification = self.create_claimed(channel=channel, title=title[:200], body=body, severity=worst)
+        notification = self.create(channel=channel, title=title[:200], body=body, severity=worst)
         notification.transitions.set(transitions)
         return notification
-
-    def create_claimed(self, **fields: Any) -> Notification:
-        """A new notification already leased to the caller, so the sweep leaves it alone."""
-        return self.create(**fields, **delivery_lease(timezone.now()))
 
     def due(self, now: datetime) -> NotificationQuerySet:
         """Pending, past its backoff, and held by no task (never leased, or the lease ran out)."""
         return self.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
             Q(claimed_until=None) | Q(claimed_until__lt=now)
         )
-
-    def claim_due(self, now: datetime) -> list[Notification]:
-        """Lease every due notification to a new task.
-
-        Due: a new one whose task never ran (the worker died after the dispatch
-        committed), a failed attempt whose backoff is over, or one whose lease ran out
-        (the worker died before or while sending). The update re-checks every condition
-        with the old claim, so two sweeps at once never lease one notification twice;
-        rows are taken in key order so two PostgreSQL sweeps cannot deadlock.
-        """
-        return [n for n in self.due(now).order_by("pk") if self.lease(n, now)]
-
-    def lease(self, notification: Notification, now: datetime) -> bool:
-        """Lease one notification read as due, if it still is and nobody leased it since."""
-        lease = delivery_lease(now)
-        if not self.due(now).filter(pk=notification.pk, claim=notification.claim).update(**lease):
-            return False
-        notification.claim, notification.claimed_until = lease["claim"], lease["claimed_until"]
-        return True
 
 
 class Notification(models.Model):
@@ -574,71 +528,13 @@ class Notification(models.Model):
     def __str__(self) -> str:
         return f"{self.channel}: {self.title} ({self.status})"
 
-    def notify_type(self) -> str:
-        """How Apprise colours it: all clear is a success, else by the worst severity; a test is info."""
-        kinds = set(self.transitions.values_list("kind", flat=True))
-        if not kinds:
-            return apprise.NotifyType.INFO
-        if kinds == {TransitionKind.RESOLVED}:
-            return apprise.NotifyType.SUCCESS
-        return apprise.NotifyType.FAILURE if self.severity == Severity.CRITICAL else apprise.NotifyType.WARNING
-
-    def deliver(self, final_attempt: bool = False) -> bool | None:
-        """Try once, as the holder of the claim, and record the attempt.
-
-        True when sent, False when it failed (due again after a backoff, or failed for
-        good after NOTIFY_MAX_ATTEMPTS), None when it was not ours to send: sent or given
-        up already, or its lease ran out and belongs, or will belong, to another task.
-        """
-        if not self._start_attempt():
-            return None
-        error = self.channel.send(self.title, self.body, self.notify_type())
-        now = timezone.now()
-        held, self.claim, self.claimed_until, self.error = self.claim, None, None, error
-        if not error:
-            # Sent is the truth even if our lease ran out meanwhile: recording it stops
-            # the task that took over from sending it again (if it has not yet).
-            self.status, self.sent_at = DeliveryStatus.SENT, now
-            self._record(Q(status=DeliveryStatus.PENDING))
-            return True
-        if final_attempt or self.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
-            self.status = DeliveryStatus.FAILED
-        else:
-            self.next_attempt_at = now + retry_delay(self.attempts)
-        # A failure is ours to record only while we hold the claim: a task that outlived
-        # its lease must not overwrite what the one that took over recorded.
-        self._record(Q(claim=held))
-        return False
-
-    def _start_attempt(self) -> bool:
-        """Renew our lease for the attempt and count it, if the claim is still ours and live.
-
-        Counting before sending means a message whose sending kills the worker every
-        time still runs out of attempts instead of being retried forever.
-        """
-        now = timezone.now()
-        ours = Notification.objects.filter(
-            pk=self.pk, claim=self.claim, status=DeliveryStatus.PENDING, claimed_until__gt=now
-        )
-        if self.claim is None or not ours.update(claimed_until=lease_end(now), attempts=F("attempts") + 1):
-            return False
-        self.refresh_from_db(fields=["attempts", "claimed_until"])
-        if self.attempts > settings.NOTIFY_MAX_ATTEMPTS:
-            # The last attempts died with their worker before they could record an outcome.
-            held, self.attempts = self.claim, self.attempts - 1
-            self.status, self.claim, self.claimed_until = DeliveryStatus.FAILED, None, None
-            self.error = f"given up after {self.attempts} attempts; the last stopped with its worker while sending"
-            self._record(Q(claim=held))
-            return False
-        return True
-
-    def _record(self, condition: Q) -> None:
-        fields = ["attempts", "error", "status", "sent_at", "next_attempt_at", "claim", "claimed_until"]
-        Notification.objects.filter(condition, pk=self.pk).update(**{f: getattr(self, f) for f in fields})
-
 
 def dispatch(transitions: list[AlertTransition], now: datetime) -> list[Notification]:
-    """Decide, per claimed transition, who hears about it; one notification per channel."""
+    """Decide, per claimed transition, who hears about it; one notification per channel.
+
+    The caller leases the notifications (`alerts.delivery.lease_new`) in the same
+    transaction, before anyone else can see them.
+    """
     channels = list(NotificationChannel.objects.filter(enabled=True))
     silences = list(Silence.objects.active(now))
     per_channel: dict[int, list[AlertTransition]] = {}

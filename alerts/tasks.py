@@ -1,4 +1,4 @@
-"""Beat sweeps for alerting. Thin: each calls model functions that are safe to run twice at once."""
+"""Beat sweeps for alerting. Thin: each calls model and delivery functions that are safe to run twice at once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from alerts import certificates
+from alerts import certificates, delivery
 from alerts.evaluate import check_offline, promote_due_breaches
 from alerts.models import AlertTransition, Notification, dispatch, queue_reminders
 from statusdash.lib.observability import timed_sweep
@@ -36,9 +36,9 @@ def dispatch_notifications() -> int:
     now = timezone.now()
     window = timedelta(seconds=settings.ALERT_GROUP_WINDOW_SECONDS)
     with transaction.atomic():
-        due = Notification.objects.claim_due(now)
+        due = delivery.claim_due(now)
         transitions = AlertTransition.objects.claim_batch(now, window)
-        notifications = dispatch(transitions, now) if transitions else []
+        notifications = delivery.lease_new(dispatch(transitions, now)) if transitions else []
         for notification in [*due, *notifications]:
             deliver_notification.delay_on_commit(notification.pk, str(notification.claim))
     if transitions or due:
@@ -57,7 +57,7 @@ def deliver_notification(notification_id: int, claim: str | None = None) -> None
     notification = Notification.objects.select_related("channel").filter(pk=notification_id, claim=claim).first()
     if notification is None:
         return  # sent, given up, or its lease passed to a newer task
-    if notification.deliver() is False:
+    if delivery.deliver(notification) is False:
         log.warning(
             "notification not delivered",
             extra={

@@ -1,4 +1,5 @@
-"""Alerting test helpers: a real HTTP receiver for Apprise json:// URLs, and Celery run in-process."""
+"""Alerting test helpers: a real HTTP receiver for Apprise json:// URLs, a channel to it, a frozen clock,
+and Celery run in-process."""
 
 from __future__ import annotations
 
@@ -6,16 +7,21 @@ import importlib
 import json
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import time_machine
 from django.apps import apps as django_apps
 
 from alerts.evaluate import forget_rules
+from alerts.models import NotificationChannel
+from alerts.tasks import dispatch_notifications
 from statusdash.celery import app as celery_app
 
 DEFAULT_RULES_MIGRATION = importlib.import_module("alerts.migrations.0003_default_rules")
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -94,3 +100,20 @@ def eager_celery() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def clock() -> Any:
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def channel(receiver: Receiver, db: Any) -> NotificationChannel:
+    return NotificationChannel.objects.create(name="ops webhook", url=receiver.url)
+
+
+def dispatch(capture: Any) -> int:
+    """Run the dispatch sweep; `capture` (django_capture_on_commit_callbacks) runs the tasks it queues."""
+    with capture(execute=True):
+        return dispatch_notifications.apply().get()

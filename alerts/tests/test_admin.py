@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from alerts import delivery
 from alerts.models import AuditEntry, Notification, NotificationChannel, Silence
 from hosts.models import Host
 
@@ -124,7 +125,7 @@ def test_an_alert_page_shows_its_transitions_and_delivery_log(admin_client: Clie
 @pytest.mark.django_db
 def test_the_delivery_log_is_read_only(admin_client: Client) -> None:
     channel = NotificationChannel.objects.create(name="hook", url="json://127.0.0.1:9/")
-    notification = Notification.objects.create_claimed(channel=channel, title="t", body="b")
+    notification = delivery.create_leased(channel=channel, title="t", body="b")
     url = f"/admin/alerts/notification/{notification.pk}/change/"
     page = admin_client.get(url).content.decode()
     assert "Next attempt at" in page and 'name="next_attempt_at' not in page and "claim" not in page
