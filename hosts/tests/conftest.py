@@ -145,8 +145,8 @@ def serving(process: subprocess.Popen[bytes], url: str, ca_file: Path, log: Path
                 break
             except requests.exceptions.SSLError:
                 break  # it answers TLS: up (a server requiring client certificates refuses us)
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except (requests.ConnectionError, requests.Timeout):
+                time.sleep(0.1)  # not listening yet, or too busy starting to answer within a second
         yield url
     finally:
         process.terminate()
