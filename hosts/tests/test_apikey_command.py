@@ -79,15 +79,36 @@ def test_revoke_unknown_or_too_short_prefix_is_an_error(prefix: str) -> None:
 
 
 @pytest.mark.django_db
-def test_ensure_admin_creates_then_updates_from_the_environment() -> None:
+def test_ensure_admin_creates_the_admin_from_the_environment() -> None:
+    with override_settings(STATUS_ADMIN_PASSWORD="first-password"):
+        out, _ = run("ensure_admin")
+    assert "Created" in out
+    admin = User.objects.get(username="admin")
+    assert admin.check_password("first-password") and admin.is_superuser and admin.is_active
+
+
+@pytest.mark.django_db
+def test_ensure_admin_keeps_a_password_changed_since(db: Any) -> None:
     with override_settings(STATUS_ADMIN_PASSWORD="first-password"):
         run("ensure_admin")
-    assert User.objects.get(username="admin").check_password("first-password")
-    with override_settings(STATUS_ADMIN_PASSWORD="second-password"):
-        out, _ = run("ensure_admin")
-    assert "Updated" in out
-    admin = User.objects.get(username="admin")
-    assert admin.check_password("second-password") and admin.is_superuser
+        admin = User.objects.get(username="admin")
+        admin.set_password("changed-in-the-dashboard")
+        admin.save()
+        out, _ = run("ensure_admin")  # the next start, same .env
+    assert "left as it is" in out
+    assert User.objects.get(username="admin").check_password("changed-in-the-dashboard")
+
+
+@pytest.mark.django_db
+def test_ensure_admin_does_not_reactivate_a_deactivated_admin(db: Any) -> None:
+    with override_settings(STATUS_ADMIN_PASSWORD="first-password"):
+        run("ensure_admin")
+        admin = User.objects.get(username="admin")
+        admin.set_password("locked-away-by-the-team")  # retired: deactivated and its password scrambled
+        admin.is_active = False
+        admin.save()
+        run("ensure_admin")
+    assert not User.objects.get(username="admin").is_active
 
 
 @pytest.mark.django_db

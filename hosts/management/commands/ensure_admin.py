@@ -1,4 +1,9 @@
-"""Create or update the `admin` superuser from STATUS_ADMIN_PASSWORD (run at every start)."""
+"""Create the `admin` superuser from STATUS_ADMIN_PASSWORD if it does not exist (run at every start).
+
+The variable is the first password only: once the account exists, a password changed in the
+dashboard, a deactivation or a lost superuser flag is the admins' decision, and a restart must
+not undo it (`manage.py changepassword admin` resets a forgotten one).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Ensure the admin superuser exists; its password follows STATUS_ADMIN_PASSWORD."
+    help = "Create the admin superuser with STATUS_ADMIN_PASSWORD if there is none; never changes an existing one."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -26,24 +31,16 @@ class Command(BaseCommand):
         user = User.objects.filter(username="admin").first()
         if password and len(password) < 8:
             raise CommandError("STATUS_ADMIN_PASSWORD must be at least 8 characters")
-        if not password:
-            if user is not None:
-                self.stdout.write("admin exists (password unchanged; set STATUS_ADMIN_PASSWORD to change it)")
-                return
-            if not options["generate_if_unset"]:
-                raise CommandError("STATUS_ADMIN_PASSWORD is not set")
-            password = secrets.token_urlsafe(12)
-            User.objects.create_superuser("admin", "", password)
-            self.stdout.write(f"Created user admin with generated password: {password}")
-            self.stdout.write("It is shown once. Set STATUS_ADMIN_PASSWORD in .env to choose your own.")
+        if user is not None:
+            self.stdout.write("admin exists (left as it is; reset its password with `manage.py changepassword admin`)")
             return
-        if user is None:
+        if password:
             User.objects.create_superuser("admin", "", password)
             self.stdout.write("Created user admin (password from STATUS_ADMIN_PASSWORD)")
-        elif not user.check_password(password) or not user.is_superuser:
-            user.set_password(password)
-            user.is_superuser = user.is_staff = user.is_active = True
-            user.save()
-            self.stdout.write("Updated user admin (password from STATUS_ADMIN_PASSWORD)")
-        else:
-            self.stdout.write("admin is up to date")
+            return
+        if not options["generate_if_unset"]:
+            raise CommandError("STATUS_ADMIN_PASSWORD is not set")
+        password = secrets.token_urlsafe(12)
+        User.objects.create_superuser("admin", "", password)
+        self.stdout.write(f"Created user admin with generated password: {password}")
+        self.stdout.write("It is shown once. Set STATUS_ADMIN_PASSWORD in .env to choose your own.")
