@@ -87,7 +87,7 @@ class AlertAdmin(admin.ModelAdmin):
             format_html_join("", "<li>{} {}: {} after {} attempt(s) {}</li>", rows),
         )
 
-    @admin.action(description="Acknowledge (stop reminders)")
+    @admin.action(description="Acknowledge (stop reminders)", permissions=["change"])
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         done = sum(alert.acknowledge(request.user) for alert in queryset)
         self.message_user(request, f"Acknowledged {done} alert(s).")
@@ -118,7 +118,7 @@ class SilenceAdmin(admin.ModelAdmin):
         AuditEntry.record(request.user, AuditAction.CHANGE_SILENCE if change else AuditAction.SILENCE, silence=silence)
         events.silence_changed(silence)
 
-    @admin.action(description="End now")
+    @admin.action(description="End now", permissions=["change"])
     def end_now(self, request: HttpRequest, queryset: QuerySet[Silence]) -> None:
         for silence in queryset.filter(ends_at__gt=timezone.now()):
             silence.end(request.user)
@@ -137,7 +137,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     actions = ["send_test"]
     inlines = [NotificationInline]
 
-    @admin.action(description="Send a test notification")
+    @admin.action(description="Send a test notification", permissions=["change"])
     def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
         for channel in queryset:
             notification = delivery.create_leased(

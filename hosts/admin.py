@@ -71,7 +71,14 @@ class HostAdmin(admin.ModelAdmin):
     def status_now(self, host: Host) -> str:
         return host.status()
 
-    @admin.action(description="Create an agent API key (shown once)")
+    def has_add_apikey_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("hosts.add_apikey")
+
+    def has_add_enrollmenttoken_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("hosts.add_enrollmenttoken")
+
+    # Each action declares the permission it needs: the admin shows an action only to those who hold it.
+    @admin.action(description="Create an agent API key (shown once)", permissions=["add_apikey"])
     def create_agent_key(self, request: HttpRequest, queryset: Any) -> None:
         for host in queryset:
             _, raw = ApiKey.issue("agent", host=host, label="created in admin")
@@ -79,7 +86,10 @@ class HostAdmin(admin.ModelAdmin):
                 request, f"Agent key for {host.name} (copy it now, it is not shown again): {raw}", messages.WARNING
             )
 
-    @admin.action(description="Make an enrollment token for `python -m agent enroll` (shown once)")
+    @admin.action(
+        description="Make an enrollment token for `python -m agent enroll` (shown once)",
+        permissions=["add_enrollmenttoken"],
+    )
     def make_enrollment_token(self, request: HttpRequest, queryset: Any) -> None:
         for host in queryset:
             token, raw = EnrollmentToken.issue(host)
@@ -114,7 +124,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         self.message_user(request, f"New key (copy it now, it is not shown again): {raw}", messages.WARNING)
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         for key in queryset:
             key.revoke()
@@ -141,7 +151,11 @@ class CertificateAdmin(admin.ModelAdmin):
     def expires(self, cert: Certificate) -> str:
         return expiry_text(cert)
 
-    @admin.action(description="Revoke selected certificates (rewrites the CRL)")
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        # Certificates are read-only here (has_change_permission is False), but revoking is a change.
+        return request.user.has_perm("hosts.change_certificate")
+
+    @admin.action(description="Revoke selected certificates (rewrites the CRL)", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         revoked = sum(cert.revoke("revoked in admin") for cert in queryset)
         self.message_user(request, f"Revoked {revoked} certificate(s).")
