@@ -10,6 +10,10 @@ from django.utils import timezone
 from hosts.models import ApiKey, Certificate, EnrollmentToken, Host
 
 
+def _live_certificates(host: Host) -> int:
+    return host.certificates.clients().filter(revoked_at=None).count()
+
+
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
@@ -70,6 +74,30 @@ class HostAdmin(admin.ModelAdmin):
     @admin.display(description="status")
     def status_now(self, host: Host) -> str:
         return host.status()
+
+    def save_model(self, request: HttpRequest, obj: Host, form: Any, change: bool) -> None:
+        live_before = _live_certificates(obj) if change and "name" in form.changed_data else 0
+        super().save_model(request, obj, form, change)
+        if live_before:
+            self.message_user(
+                request,
+                f"Renaming to {obj.name} revoked {live_before} certificate(s) issued for {form.initial['name']}: "
+                f"enroll the agent again (Make an enrollment token) before it can report as {obj.name}.",
+                messages.WARNING,
+            )
+
+    def delete_model(self, request: HttpRequest, obj: Host) -> None:
+        self.delete_queryset(request, Host.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        revoked = sum(_live_certificates(host) for host in queryset)
+        super().delete_queryset(request, queryset)
+        if revoked:
+            self.message_user(
+                request,
+                f"Deleting revoked {revoked} certificate(s): a new host of the same name needs a new enrollment.",
+                messages.WARNING,
+            )
 
     def has_add_apikey_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("hosts.add_apikey")

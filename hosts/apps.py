@@ -1,5 +1,7 @@
+from typing import Any
+
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 
 
 class HostsConfig(AppConfig):
@@ -15,3 +17,12 @@ class HostsConfig(AppConfig):
         for model in (ApiKey, Host, Certificate):
             for signal in (post_save, post_delete):
                 signal.connect(forget_cached_keys, sender=model, dispatch_uid=f"identity-forget-{model.__name__}")
+
+        # Deleting a host revokes its certificates: a new host of the same name must not inherit them.
+        # pre_delete, not Host.delete(): the admin deletes selected hosts through the queryset.
+        def revoke_certificates_of_deleted_host(sender: Any, instance: Host, **kwargs: Any) -> None:
+            instance.revoke_certificates(f"host {instance.name} deleted")
+
+        pre_delete.connect(
+            revoke_certificates_of_deleted_host, sender=Host, weak=False, dispatch_uid="hosts-deleted-revoke"
+        )

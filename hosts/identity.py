@@ -176,9 +176,14 @@ def _check_certificate(certificate: x509.Certificate) -> AgentIdentity:
     except CertificateRefused as refused:
         raise IdentityRefused(403, f"client certificate refused: {refused}") from None
     cn = pki.common_name(certificate.subject) or ""
-    host = Host.objects.filter(name=cn).first()
-    if host is None:
+    # The host is the one the certificate was issued for, by its row, not whichever host has the name now.
+    host = record.host
+    if host is None and not Host.objects.filter(name=cn).exists():
         raise IdentityRefused(403, f"certificate CN {cn!r} is not a known host")
+    if host is None:
+        raise IdentityRefused(403, f"certificate was issued for a host {cn!r} that was deleted since; enroll again")
+    if host.name != cn:
+        raise IdentityRefused(403, f"certificate was issued for host {cn!r}, renamed {host.name!r} since; enroll again")
     if not host.enabled:
         raise IdentityRefused(403, f"host {cn!r} is disabled")
     return AgentIdentity(host=host, method="certificate", certificate=record)

@@ -76,12 +76,31 @@ class Host(models.Model):
     reported_hostname = models.CharField(max_length=255, blank=True)
 
     objects = HostQuerySet.as_manager()
+    _stored_name: str | None = None  # the name as loaded from the database (see from_db)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        renamed_from = self._stored_name
+        super().save(*args, **kwargs)
+        if renamed_from is not None and renamed_from != self.name:
+            # A certificate names its host by CN: the old name's certificates must not follow the row.
+            self.revoke_certificates(f"host renamed from {renamed_from} to {self.name}")
+        self._stored_name = self.name
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Host:
+        host = super().from_db(db, field_names, values)
+        host._stored_name = host.__dict__.get("name")  # to notice a rename in save()
+        return host
+
+    def revoke_certificates(self, reason: str) -> int:
+        """Revoke every unrevoked client certificate issued for this host; how many were."""
+        return sum(cert.revoke(reason) for cert in self.certificates.clients().filter(revoked_at=None))
 
     @property
     def label(self) -> str:

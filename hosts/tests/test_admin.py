@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from hosts.models import ApiKey, ApiKeyScope, Host
+from hosts.models import ApiKey, ApiKeyScope, Certificate, Host
 
 
 @pytest.fixture
@@ -75,3 +76,43 @@ def test_host_list_renders_names_escaped(admin_client_logged_in: Client) -> None
     page = admin_client_logged_in.get("/admin/hosts/host/").content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
+
+
+def host_form(name: str) -> dict[str, str]:
+    return {
+        "name": name,
+        "display_name": "",
+        "description": "",
+        "tags": "[]",
+        "enabled": "on",
+        "api_keys-TOTAL_FORMS": "0",
+        "api_keys-INITIAL_FORMS": "0",
+        "certificates-TOTAL_FORMS": "0",
+        "certificates-INITIAL_FORMS": "0",
+    }
+
+
+def test_renaming_a_host_in_the_admin_warns_that_its_certificates_were_revoked(
+    admin_client_logged_in: Client, certs: Any, cert_host: Host
+) -> None:
+    certs.client("agent-1")
+    response = admin_client_logged_in.post(
+        f"/admin/hosts/host/{cert_host.pk}/change/", host_form("agent-7"), follow=True
+    )
+    assert response.status_code == 200
+    assert Host.objects.get(pk=cert_host.pk).name == "agent-7"
+    assert "revoked 1 certificate(s) issued for agent-1" in response.content.decode()
+    assert Certificate.objects.get(common_name="agent-1").revoked_at is not None
+
+
+def test_deleting_a_host_in_the_admin_warns_that_its_certificates_were_revoked(
+    admin_client_logged_in: Client, certs: Any, cert_host: Host
+) -> None:
+    certs.client("agent-1")
+    response = admin_client_logged_in.post(
+        "/admin/hosts/host/",
+        {"action": "delete_selected", "_selected_action": [cert_host.pk], "post": "yes"},
+        follow=True,
+    )
+    assert not Host.objects.exists()
+    assert "Deleting revoked 1 certificate(s)" in response.content.decode()

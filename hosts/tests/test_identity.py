@@ -201,3 +201,58 @@ def test_an_accepted_certificate_is_refused_once_it_expires(certs: CertMaker, ce
     identify_agent(tls_request(files))
     with time_machine.travel(timezone.now() + timedelta(days=2)):
         assert "expired" in refusal(tls_request(files)).reason
+
+
+def test_a_certificate_of_a_deleted_host_does_not_identify_a_new_host_of_that_name(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    files = certs.client("agent-1")
+    cert_host.delete()
+    Host.objects.create(name="agent-1")
+    refused = refusal(tls_request(files))
+    assert refused.status == 403 and "revoked" in refused.reason
+
+
+def test_deleting_a_host_revokes_its_certificates(certs: CertMaker, cert_host: Host, mtls: None) -> None:
+    certs.client("agent-1")
+    cert_host.delete()
+    record = Certificate.objects.get(common_name="agent-1")
+    assert record.revoked_at is not None and record.revocation_reason == "host agent-1 deleted"
+
+
+def test_renaming_a_host_revokes_its_certificates(certs: CertMaker, cert_host: Host, mtls: None) -> None:
+    files = certs.client("agent-1")
+    cert_host.name = "agent-9"
+    cert_host.save()
+    assert Certificate.objects.get(common_name="agent-1").revocation_reason == "host renamed from agent-1 to agent-9"
+    Host.objects.create(name="agent-1")  # whoever takes the old name
+    assert refusal(tls_request(files)).status == 403
+
+
+def test_saving_a_host_without_renaming_it_revokes_nothing(certs: CertMaker, cert_host: Host, mtls: None) -> None:
+    files = certs.client("agent-1")
+    host = Host.objects.get(pk=cert_host.pk)
+    host.display_name = "Agent one"
+    host.save()
+    assert identify_agent(tls_request(files)).host == cert_host
+
+
+def test_a_certificate_recorded_for_no_host_is_refused_even_when_its_cn_exists_now(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    # Records left by a host deleted before deletion revoked anything.
+    files = certs.client("agent-1")
+    Certificate.objects.filter(common_name="agent-1").update(host=None)
+    refused = refusal(tls_request(files))
+    assert (refused.status, refused.reason) == (
+        403,
+        "certificate was issued for a host 'agent-1' that was deleted since; enroll again",
+    )
+
+
+def test_a_certificate_whose_host_row_was_renamed_behind_our_back_is_refused(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    files = certs.client("agent-1")
+    Host.objects.filter(pk=cert_host.pk).update(name="agent-2")  # update() bypasses save(): nothing revoked
+    assert "renamed 'agent-2'" in refusal(tls_request(files)).reason
