@@ -10,13 +10,13 @@ class HostsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: they read models, which load after the app registry.
-        from hosts.identity import forget_cached_keys
+        from hosts.identity import credentials_changed
         from hosts.models import ApiKey, Certificate, Host
 
-        # A key, host or certificate changed in this process: its cached identity is stale at once.
+        # A key, host or certificate changed: cached identities are stale, here at once, elsewhere soon.
         for model in (ApiKey, Host, Certificate):
             for signal in (post_save, post_delete):
-                signal.connect(forget_cached_keys, sender=model, dispatch_uid=f"identity-forget-{model.__name__}")
+                signal.connect(credentials_changed, sender=model, dispatch_uid=f"identity-forget-{model.__name__}")
 
         # Deleting a host revokes its certificates: a new host of the same name must not inherit them.
         # pre_delete, not Host.delete(): the admin deletes selected hosts through the queryset.

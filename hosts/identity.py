@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from hosts import pki
-from hosts.models import ApiKey, ApiKeyScope, Certificate, CertificateRefused, Host, hash_key
+from hosts.models import ApiKey, ApiKeyScope, Certificate, CertificateRefused, CredentialGeneration, Host, hash_key
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,9 @@ def certificate_identity(certificate: x509.Certificate) -> AgentIdentity:
 
     The full check (a CA signature, a revocation row, the host) costs over a
     millisecond per report; a cached answer is dropped when a certificate or host
-    changes in this process, and expiry is checked on every request.
+    changes (see forget_if_changed_elsewhere), and expiry is checked on every request.
     """
+    forget_if_changed_elsewhere()
     fingerprint = pki.fingerprint(certificate)
     hit = _certificate_cache.get(fingerprint)
     if hit is not None and hit[0] > time.monotonic() and timezone.now() <= certificate.not_valid_after_utc:
@@ -197,9 +198,10 @@ def cached_key(raw: str) -> ApiKey | None:
     """The key for a presented secret, remembered for AUTH_CACHE_SECONDS.
 
     Every agent report needs its key, and most of a report's database time went to
-    looking it up. Changes made in this process clear the cache at once (signals
-    below); changes made elsewhere are seen within AUTH_CACHE_SECONDS.
+    looking it up. Changes made in this process clear the cache at once; changes
+    made elsewhere within CREDENTIAL_CHECK_SECONDS (forget_if_changed_elsewhere).
     """
+    forget_if_changed_elsewhere()
     hashed = hash_key(raw)
     now = time.monotonic()
     hit = _key_cache.get(hashed)
@@ -217,6 +219,33 @@ def forget_cached_keys(**kwargs: object) -> None:
         _key_cache.clear()
     with _certificate_cache_lock:
         _certificate_cache.clear()
+
+
+def credentials_changed(**kwargs: object) -> None:
+    """A key, certificate or host was saved or deleted: forget here, and tell other processes."""
+    forget_cached_keys()
+    CredentialGeneration.bump()  # in the change's transaction: others see both or neither
+
+
+_generation_seen: int | None = None
+_generation_checked_at = 0.0
+
+
+def forget_if_changed_elsewhere() -> None:
+    """Drop the caches when another process changed a credential since we last looked.
+
+    One single-row read at most every CREDENTIAL_CHECK_SECONDS, instead of a key or
+    certificate lookup per report: a revocation made anywhere holds here within that.
+    """
+    global _generation_seen, _generation_checked_at
+    now = time.monotonic()
+    if now - _generation_checked_at < settings.CREDENTIAL_CHECK_SECONDS:
+        return
+    generation = CredentialGeneration.current()
+    if generation != _generation_seen:
+        forget_cached_keys()
+        _generation_seen = generation
+    _generation_checked_at = now
 
 
 def identify_agent(request: HttpRequest) -> AgentIdentity:

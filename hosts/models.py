@@ -411,3 +411,30 @@ class EnrollmentToken(models.Model):
             record, _ = Certificate.issue_client(token.host, key)
             cls.objects.filter(pk=token.pk).update(certificate=record)
         return record
+
+
+class CredentialGeneration(models.Model):
+    """One row whose number goes up with every change to a key, a certificate or a host.
+
+    Each process keeps accepted credentials in memory (hosts/identity.py). A change made
+    in another process (a management command, another web process) bumps this number
+    in the change's own transaction, and every process compares it at most every
+    CREDENTIAL_CHECK_SECONDS, so a revocation anywhere is honoured everywhere within that.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    ROW = 1
+
+    def __str__(self) -> str:
+        return f"credential generation {self.value}"
+
+    @classmethod
+    def bump(cls) -> None:
+        # An atomic increment: two processes bumping at once both count.
+        if not cls.objects.filter(pk=cls.ROW).update(value=models.F("value") + 1):
+            cls.objects.get_or_create(pk=cls.ROW, defaults={"value": 1})
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=cls.ROW).values_list("value", flat=True).first() or 0

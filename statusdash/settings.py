@@ -92,9 +92,11 @@ MAX_DECODED_REPORT_BYTES = env_int("MAX_DECODED_REPORT_BYTES", 16 * 1024 * 1024,
 MAX_REPORTS_PER_BATCH = 500
 # Store concurrent reports in shared transactions on one writer thread (see metrics/ingest.py).
 INGEST_GROUP_COMMIT = env_bool("INGEST_GROUP_COMMIT", True)
-# How long a process trusts an API key it has looked up; revocations made in another
-# process (a management command) take effect within this many seconds.
+# How long a process trusts an API key or certificate it has looked up, unless told of a change.
 AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 10, minimum=0, maximum=300)
+# How often each process looks for credential changes made by other processes (a revocation
+# from `manage.py`, another web process): a revoked key stops working everywhere within this.
+CREDENTIAL_CHECK_SECONDS = 0.5
 FUTURE_TOLERANCE_SECONDS = 300
 
 REDIS_URL = env_str("REDIS_URL")

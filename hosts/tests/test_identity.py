@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import requests
 import time_machine
+from django.conf import settings
 from django.http import HttpRequest
 from django.test import RequestFactory
 from django.utils import timezone
 
-from hosts import pki
+from conftest import hub_env
+from hosts import identity, pki
 from hosts.identity import IdentityRefused, identify_agent
-from hosts.models import Certificate, Host
+from hosts.models import ApiKey, ApiKeyScope, Certificate, CredentialGeneration, Host
 from hosts.tests.conftest import CertMaker, ClientFiles
+from statusdash.tests.support import BASE_DIR, sample_report
 
 pytestmark = pytest.mark.django_db
 
@@ -256,3 +264,44 @@ def test_a_certificate_whose_host_row_was_renamed_behind_our_back_is_refused(
     files = certs.client("agent-1")
     Host.objects.filter(pk=cert_host.pk).update(name="agent-2")  # update() bypasses save(): nothing revoked
     assert "renamed 'agent-2'" in refusal(tls_request(files)).reason
+
+
+@pytest.mark.slow
+def test_a_key_revoked_from_the_command_line_is_refused_by_the_running_hub_within_a_second(
+    live_hub: str, tmp_path: Any
+) -> None:
+    host = Host.objects.create(name="web-1")
+    key, raw = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+    report = sample_report(datetime.now(UTC))
+
+    def send() -> int:
+        return requests.post(
+            f"{live_hub}/api/metrics/report", json=report, headers={"X-API-Key": raw}, timeout=10
+        ).status_code
+
+    assert send() == 202  # the hub now holds the key in its cache
+    revoked = subprocess.run(
+        [sys.executable, "manage.py", "apikey", "revoke", key.prefix],
+        cwd=BASE_DIR,
+        env={**os.environ, **hub_env(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    time.sleep(1.0)  # the promise: the next report after the command returns, plus one second at most
+    report["collected_at"] = datetime.now(UTC).isoformat()
+    assert send() == 403
+
+
+def test_a_change_made_in_another_process_empties_the_caches(
+    certs: CertMaker, cert_host: Host, mtls: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = certs.client("agent-1")
+    assert identify_agent(tls_request(files)).host == cert_host  # cached now
+    # What another process's revocation leaves behind: the row and the generation, no signal here.
+    Certificate.objects.filter(common_name="agent-1").update(revoked_at=timezone.now())
+    CredentialGeneration.bump()
+    assert identify_agent(tls_request(files)).host == cert_host  # still cached within the check interval
+    monkeypatch.setattr(identity, "_generation_checked_at", time.monotonic() - settings.CREDENTIAL_CHECK_SECONDS)
+    assert "revoked" in refusal(tls_request(files)).reason
