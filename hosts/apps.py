@@ -1,6 +1,8 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save, pre_delete
 
 
@@ -10,6 +12,7 @@ class HostsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: they read models, which load after the app registry.
+        from hosts.auth import end_tokens_at_logout, end_tokens_at_password_change
         from hosts.identity import credentials_changed
         from hosts.models import ApiKey, Certificate, Host
 
@@ -26,3 +29,7 @@ class HostsConfig(AppConfig):
         pre_delete.connect(
             revoke_certificates_of_deleted_host, sender=Host, weak=False, dispatch_uid="hosts-deleted-revoke"
         )
+
+        # Logging out or a new password ends the user's API tokens (hosts/auth.py, TokenVersion).
+        user_logged_out.connect(end_tokens_at_logout, dispatch_uid="tokens-end-at-logout")
+        post_save.connect(end_tokens_at_password_change, sender=get_user_model(), dispatch_uid="tokens-end-password")

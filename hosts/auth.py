@@ -16,7 +16,7 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
 from hosts.identity import IdentityRefused, require_key
-from hosts.models import ApiKey, ApiKeyScope
+from hosts.models import ApiKey, ApiKeyScope, TokenVersion
 
 log = logging.getLogger(__name__)
 JWT_ALGORITHM = "HS256"
@@ -32,13 +32,21 @@ def issue_token(user: AbstractBaseUser) -> tuple[str, int]:
         "aud": JWT_AUDIENCE,
         "iat": now,
         "exp": now + timedelta(seconds=lifetime),
+        "ver": TokenVersion.of(user.pk),
     }
     return jwt.encode(claims, settings.STATUS_JWT_SECRET, algorithm=JWT_ALGORITHM), lifetime
 
 
 def user_from_token(token: str) -> AbstractBaseUser | None:
     try:
-        claims = jwt.decode(token, settings.STATUS_JWT_SECRET, algorithms=[JWT_ALGORITHM], audience=JWT_AUDIENCE)
+        claims = jwt.decode(
+            token,
+            settings.STATUS_JWT_SECRET,
+            algorithms=[JWT_ALGORITHM],
+            audience=JWT_AUDIENCE,
+            # A token without an expiry would be good forever: refuse it, however it was signed.
+            options={"require": ["exp", "iat", "sub", "aud", "ver"]},
+        )
     except jwt.ExpiredSignatureError:
         raise HttpError(401, "token expired; ask POST /api/auth/token for a new one") from None
     except jwt.InvalidTokenError:
@@ -46,7 +54,20 @@ def user_from_token(token: str) -> AbstractBaseUser | None:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject.isdigit():
         return None
+    if claims["ver"] != TokenVersion.of(int(subject)):
+        raise HttpError(401, "token revoked (logged out or password changed); ask POST /api/auth/token for a new one")
     return get_user_model().objects.filter(pk=int(subject), is_active=True).first()
+
+
+def end_tokens_at_logout(sender: Any, user: AbstractBaseUser | None, **kwargs: Any) -> None:
+    if user is not None:
+        TokenVersion.bump(user.pk)
+
+
+def end_tokens_at_password_change(sender: Any, instance: AbstractBaseUser, **kwargs: Any) -> None:
+    # set_password() leaves the new password in _password until the save completes.
+    if getattr(instance, "_password", None) is not None and instance.pk is not None:
+        TokenVersion.bump(instance.pk)
 
 
 def reader_from_key(raw: str) -> ApiKey | None:

@@ -438,3 +438,27 @@ class CredentialGeneration(models.Model):
     @classmethod
     def current(cls) -> int:
         return cls.objects.filter(pk=cls.ROW).values_list("value", flat=True).first() or 0
+
+
+class TokenVersion(models.Model):
+    """The version of a user's API tokens: a token carries the version it was issued at.
+
+    Logging out or changing the password bumps it, so every token issued before stops
+    working at once instead of living out its `exp` (JWT_LIFETIME_SECONDS).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE)
+    version = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"token version {self.version} of user {self.user_id}"
+
+    @classmethod
+    def of(cls, user_id: int) -> int:
+        return cls.objects.filter(user_id=user_id).values_list("version", flat=True).first() or 0
+
+    @classmethod
+    def bump(cls, user_id: int) -> None:
+        # An atomic increment: a logout and a password change at once both count.
+        if not cls.objects.filter(user_id=user_id).update(version=models.F("version") + 1):
+            cls.objects.get_or_create(user_id=user_id, defaults={"version": 1})

@@ -6,11 +6,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import jwt
 import pytest
 import time_machine
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
+
+from hosts.auth import JWT_ALGORITHM, JWT_AUDIENCE
 
 
 def token_for(client: Client, username: str, password: str) -> Any:
@@ -72,3 +76,35 @@ def test_token_of_a_deactivated_user_stops_working(client: Client, reader: User)
     reader.is_active = False
     reader.save()
     assert client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+def test_a_token_without_an_expiry_is_refused_however_well_signed(client: Client, reader: User) -> None:
+    claims = {"sub": str(reader.pk), "aud": JWT_AUDIENCE, "iat": timezone.now(), "ver": 0}
+    forever = jwt.encode(claims, settings.STATUS_JWT_SECRET, algorithm=JWT_ALGORITHM)
+    assert client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {forever}").status_code == 401
+
+
+def test_logging_out_ends_the_users_tokens(client: Client, reader: User) -> None:
+    token = token_for(Client(), "reader", "correct horse battery").json()["access_token"]
+    browser = Client()
+    assert browser.login(username="reader", password="correct horse battery")
+    browser.post("/logout/")
+    response = client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+def test_a_new_password_ends_the_users_tokens(client: Client, reader: User) -> None:
+    token = token_for(client, "reader", "correct horse battery").json()["access_token"]
+    reader.set_password("a brand new passphrase")
+    reader.save()
+    assert client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    fresh = token_for(client, "reader", "a brand new passphrase").json()["access_token"]
+    assert client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {fresh}").status_code == 200
+
+
+def test_saving_a_user_without_a_new_password_keeps_the_tokens(client: Client, reader: User) -> None:
+    token = token_for(client, "reader", "correct horse battery").json()["access_token"]
+    reader.first_name = "Rea"
+    reader.save()
+    assert client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
