@@ -1,6 +1,9 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import post_save
 
 from alerts.signals import alerts_changed
 from hosts.signals import host_changed
@@ -30,3 +33,19 @@ class DashboardConfig(AppConfig):
         host_changed.connect(redraw_host, weak=False, dispatch_uid="dashboard.redraw_host")
         alerts_changed.connect(redraw_alerts, weak=False, dispatch_uid="dashboard.redraw_alerts")
         sentiment_changed.connect(redraw_sentiment, weak=False, dispatch_uid="dashboard.redraw_sentiment")
+
+        # A socket stays open after its page loads: end it when its session or user ends.
+        def close_session_sockets(sender: Any, request: Any, **kwargs: Any) -> None:
+            session_key = getattr(getattr(request, "session", None), "session_key", None)
+            if session_key:
+                live.session_ended(session_key)
+
+        def close_user_sockets(sender: Any, instance: Any, **kwargs: Any) -> None:
+            # set_password() leaves the new password in _password until the save completes.
+            if not instance.is_active or getattr(instance, "_password", None) is not None:
+                live.user_sessions_ended(instance.pk)
+
+        user_logged_out.connect(close_session_sockets, weak=False, dispatch_uid="dashboard.close_session_sockets")
+        post_save.connect(
+            close_user_sockets, sender=get_user_model(), weak=False, dispatch_uid="dashboard.close_user_sockets"
+        )

@@ -40,6 +40,11 @@ class LiveConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
         if groups is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        # Also the user's and the session's own groups: a log-out or deactivation closes the socket.
+        groups = [*groups, live.user_group(user.pk)]
+        session = self.scope.get("session")
+        if session is not None and session.session_key:
+            groups.append(live.session_group(session.session_key))
         live.serving_websockets()
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -56,6 +61,9 @@ class LiveConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # The page sends nothing we act on (htmx may send form values); ignore it.
         return None
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def send_html(self, html: str | None) -> None:
         if html:

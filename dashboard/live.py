@@ -13,6 +13,7 @@ outbox row that the web process relays (`relay_outbox`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from typing import Any
@@ -57,6 +58,25 @@ def alerts_changed() -> None:
 def sentiment_changed() -> None:
     """A service changed status: redraw the overall status and the services panel."""
     _publish_on_commit((hosts_group(),), {"type": "sentiment.updated"})
+
+
+def user_group(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    # A digest, not the key: group names may sit in Redis, and the key is a credential.
+    return "session-" + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def session_ended(session_key: str) -> None:
+    """A log-out: close that session's sockets (they re-check nothing once open)."""
+    _publish_on_commit((session_group(session_key),), {"type": "session.ended"})
+
+
+def user_sessions_ended(user_id: int) -> None:
+    """A user was deactivated or given a new password: close all their sockets."""
+    _publish_on_commit((user_group(user_id),), {"type": "session.ended"})
 
 
 class _PendingPushes:

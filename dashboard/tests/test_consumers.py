@@ -239,3 +239,69 @@ async def test_status_change_reaches_a_host_page_through_redis(make_report: Any,
             html = await communicator.receive_from(timeout=5)
         assert '<section id="host-summary"' in html and "badge-offline" in html
         await communicator.disconnect()
+
+
+def log_in_session(user: User) -> Any:
+    """A real session for `user`, as the log-in view leaves it."""
+    browser = Client()
+    browser.force_login(user)
+    from django.contrib.sessions.backends.db import SessionStore
+
+    return SessionStore(session_key=browser.cookies["sessionid"].value)
+
+
+def log_out(session: Any, user: User) -> None:
+    from django.contrib.auth import logout
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/logout/")
+    request.session = session
+    request.user = user
+    logout(request)
+
+
+async def open_with_session(user: User, session: Any) -> WebsocketCommunicator:
+    communicator = await connect(user)
+    communicator.scope["session"] = session
+    assert (await communicator.connect())[0]
+    return communicator
+
+
+async def test_logging_out_closes_that_sessions_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live, "IN_WEB_PROCESS", True)
+    user, _, _ = await database_sync_to_async(setup_host)()
+    session = await database_sync_to_async(log_in_session)(user)
+    other_session = await database_sync_to_async(log_in_session)(user)
+    mine = await open_with_session(user, session)
+    other = await open_with_session(user, other_session)
+    await database_sync_to_async(log_out)(session, user)
+    assert await mine.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    assert await other.receive_nothing(timeout=0.3)  # another browser's log-in is not ended
+    await other.disconnect()
+
+
+async def test_deactivating_a_user_closes_all_their_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live, "IN_WEB_PROCESS", True)
+    user, _, _ = await database_sync_to_async(setup_host)()
+    session = await database_sync_to_async(log_in_session)(user)
+    communicator = await open_with_session(user, session)
+
+    def deactivate() -> None:
+        user.is_active = False
+        user.save()
+
+    await database_sync_to_async(deactivate)()
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_new_password_closes_all_their_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live, "IN_WEB_PROCESS", True)
+    user, _, _ = await database_sync_to_async(setup_host)()
+    communicator = await open_with_session(user, await database_sync_to_async(log_in_session)(user))
+
+    def change_password() -> None:
+        user.set_password("a brand new passphrase")
+        user.save()
+
+    await database_sync_to_async(change_password)()
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
