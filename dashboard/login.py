@@ -1,42 +1,17 @@
-"""Dashboard log-in with throttling: repeated failures for one username from one address lock it out for a while.
-
-Counted in the cache (Redis when configured, so all web processes share the count).
-Keyed by username and address together, so an attacker cannot lock a real user out
-from elsewhere, and one address cannot try many passwords for one account.
-"""
+"""Dashboard log-in, throttled like every way to check a password (hosts/auth.py, LoginThrottle)."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 
-
-class LoginThrottle:
-    def __init__(self, username: str, address: str) -> None:
-        digest = hashlib.sha256(f"{username.strip().lower()}\0{address}".encode()).hexdigest()
-        self.key = f"login-failures:{digest}"
-
-    def is_locked(self) -> bool:
-        return (cache.get(self.key) or 0) >= settings.LOGIN_MAX_FAILURES
-
-    def record_failure(self) -> None:
-        # add() starts the window only at the first failure; incr() keeps its expiry,
-        # so the lockout ends LOGIN_LOCKOUT_SECONDS after the first failed attempt.
-        if not cache.add(self.key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS):
-            try:
-                cache.incr(self.key)
-            except ValueError:  # expired between add() and incr()
-                cache.add(self.key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
-
-    def clear(self) -> None:
-        cache.delete(self.key)
+from hosts.auth import LoginThrottle
+from hosts.identity import originating_address
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -47,7 +22,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         throttle = LoginThrottle(
-            self.data.get("username", ""), self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+            self.data.get("username", ""), originating_address(self.request) if self.request else ""
         )
         if throttle.is_locked():
             raise ValidationError(

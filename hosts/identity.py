@@ -85,6 +85,15 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or ""
 
 
+def originating_address(request: HttpRequest) -> str:
+    """Who is really asking: behind a trusted proxy, the address the proxy saw (the last
+    X-Forwarded-For entry, which nginx's $proxy_add_x_forwarded_for appends); else the peer."""
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    if forwarded and from_trusted_proxy(request):
+        return forwarded[-1]
+    return client_address(request)
+
+
 def from_trusted_proxy(request: HttpRequest) -> bool:
     try:
         address = ipaddress.ip_address(client_address(request))

@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from hosts.identity import IdentityRefused, client_address, from_trusted_proxy, presented_api_key, require_key
+from hosts.identity import IdentityRefused, originating_address, presented_api_key, require_key
 from hosts.models import ApiKeyScope, Host
 from metrics.latest import latest_for
 
@@ -84,15 +84,6 @@ def exposition() -> bytes:
     return generate_latest(registry)
 
 
-def scraper_address(request: HttpRequest) -> str:
-    """The scraper's address; behind a trusted proxy, the address the proxy saw (the last
-    X-Forwarded-For entry, which nginx's $proxy_add_x_forwarded_for appends)."""
-    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-    if forwarded and from_trusted_proxy(request):
-        return forwarded[-1]
-    return client_address(request)
-
-
 def _allowed_address(address: str) -> bool:
     try:
         ip = ip_address(address)
@@ -103,7 +94,7 @@ def _allowed_address(address: str) -> bool:
 
 def _scraper_allowed(request: HttpRequest) -> JsonResponse | None:
     """None when the request may read /metrics, else the refusal."""
-    if _allowed_address(scraper_address(request)):
+    if _allowed_address(originating_address(request)):
         return None
     raw = presented_api_key(request)
     if not raw:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import InterfaceError, OperationalError
@@ -18,9 +19,9 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 
 from dashboard.api import router as hosts_router
-from hosts.auth import issue_token
+from hosts.auth import LoginThrottle, issue_token
 from hosts.enroll_api import router as enroll_router
-from hosts.identity import AgentIdentity, IdentityRefused
+from hosts.identity import AgentIdentity, IdentityRefused, originating_address
 from hosts.models import ApiKey
 from metrics.api import router as metrics_router
 from metrics.schemas import report_body_json_schema
@@ -195,12 +196,22 @@ class TokenOut(Schema):
     expires_in: int
 
 
-@api.post("/auth/token", response={200: TokenOut, 401: ErrorOut}, tags=["auth"], auth=None)
+@api.post("/auth/token", response={200: TokenOut, 401: ErrorOut, 429: ErrorOut}, tags=["auth"], auth=None)
 def create_token(request: HttpRequest, credentials: TokenIn) -> Status:
-    """Exchange a dashboard username and password for a short-lived bearer token."""
+    """Exchange a dashboard username and password for a short-lived bearer token.
+
+    Throttled like the log-in form: after LOGIN_MAX_FAILURES wrong passwords, 429 for a while.
+    """
+    throttle = LoginThrottle(credentials.username, originating_address(request))
+    if throttle.is_locked():
+        raise HttpError(
+            429, f"too many failed log-ins; try again in {max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)} minutes"
+        )
     user = authenticate(request, username=credentials.username, password=credentials.password)
     if user is None or not user.is_active:
+        throttle.record_failure()
         raise HttpError(401, "wrong username or password")
+    throttle.clear()
     token, lifetime = issue_token(user)
     return Status(200, {"access_token": token, "expires_in": lifetime})
 

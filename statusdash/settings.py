@@ -271,6 +271,8 @@ LOGGING = {
 # Dashboard log-in throttling (dashboard/login.py): after this many failed log-ins
 # for one username from one address, further attempts are refused for the window.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+# Failed log-ins from one address, whatever the usernames, before it too is locked out.
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 
 # --- Alerting, rollups, retention and backups (alerts/, metrics/tasks.py, metrics/backups.py) ---

@@ -95,3 +95,40 @@ def test_admin_login_is_throttled_too(client: Client, viewer: User) -> None:
     for _ in range(2):
         client.post("/admin/login/", {"username": "viewer", "password": "wrong"}, REMOTE_ADDR="10.0.0.1")
     assert log_in(client, PASSWORD) == 429
+
+
+@override_settings(LOGIN_MAX_FAILURES=3, TRUSTED_PROXIES=["10.9.9.9/32"])
+def test_behind_a_trusted_proxy_the_lockout_is_per_real_client(client: Client, viewer: User) -> None:
+    # Everyone arrives from nginx (10.9.9.9); X-Forwarded-For says who they are.
+    for _ in range(5):
+        response = client.post(
+            "/login/",
+            {"username": "viewer", "password": "wrong"},
+            REMOTE_ADDR="10.9.9.9",
+            HTTP_X_FORWARDED_FOR="203.0.113.7",
+        )
+    assert response.status_code == 429
+    from_the_admins_desk = Client().post(
+        "/login/",
+        {"username": "viewer", "password": PASSWORD},
+        REMOTE_ADDR="10.9.9.9",
+        HTTP_X_FORWARDED_FOR="198.51.100.2",
+    )
+    assert from_the_admins_desk.status_code == 302
+
+
+@override_settings(LOGIN_MAX_FAILURES=3)
+def test_an_untrusted_peer_cannot_pick_its_address_with_a_header(client: Client, viewer: User) -> None:
+    for spoofed in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+        client.post(
+            "/login/", {"username": "viewer", "password": "wrong"}, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=spoofed
+        )
+    assert log_in(client, PASSWORD, address="10.0.0.1") == 429
+
+
+@override_settings(LOGIN_MAX_FAILURES=3, LOGIN_MAX_FAILURES_PER_ADDRESS=6)
+def test_one_address_spraying_usernames_is_locked_out_too(client: Client, viewer: User) -> None:
+    for n in range(6):
+        assert log_in(client, "wrong", username=f"guess-{n}") == 200
+    assert log_in(client, PASSWORD) == 429
+    assert log_in(client, PASSWORD, address="10.0.0.2") == 302

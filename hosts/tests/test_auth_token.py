@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import jwt
 import pytest
 import time_machine
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from hosts.auth import JWT_ALGORITHM, JWT_AUDIENCE
@@ -108,3 +109,22 @@ def test_saving_a_user_without_a_new_password_keeps_the_tokens(client: Client, r
     reader.first_name = "Rea"
     reader.save()
     assert client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+@override_settings(LOGIN_MAX_FAILURES=3)
+def test_the_token_endpoint_is_throttled_like_the_log_in_form(client: Client, reader: User) -> None:
+    for _ in range(3):
+        assert token_for(client, "reader", "wrong").status_code == 401
+    response = token_for(client, "reader", "correct horse battery")
+    assert response.status_code == 429
+    assert "too many failed log-ins" in response.json()["detail"]
+
+
+@override_settings(LOGIN_MAX_FAILURES=3)
+def test_a_locked_out_token_request_checks_no_password(client: Client, reader: User) -> None:
+    # The point of the throttle: no password hash is computed for a locked-out client.
+    for _ in range(3):
+        token_for(client, "reader", "wrong")
+    with mock.patch("statusdash.api.authenticate", autospec=True) as authenticate:
+        assert token_for(client, "reader", "wrong").status_code == 429
+    authenticate.assert_not_called()
