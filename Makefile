@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-postgres lint bench backup db-shell
-.PHONY: setup certs build up down logs status restart agent-build deploy-agent-all agent-status clean engine
+.PHONY: setup certs build up down logs status restart agent-build deploy-agent-all agent-status clean engine env-secrets
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -89,8 +89,13 @@ engine:
 build: engine ## Build the hub's container image
 	$(COMPOSE) build
 
-up: engine ## Start the hub in containers (nginx with mTLS, web, worker, beat, redis)
-	@test -f .env || { echo "make up: no .env; run make setup first" >&2; exit 1; }
+# Every container must share one SECRET_KEY and STATUS_JWT_SECRET: generated per container they
+# would break sessions and tokens across web replicas and at every re-create.
+env-secrets:
+	@test -f .env || { echo "make $(MAKECMDGOALS): no .env; run make setup first" >&2; exit 1; }
+	@for name in SECRET_KEY STATUS_JWT_SECRET; do grep -q "^$$name=." .env || { echo "make $(MAKECMDGOALS): $$name is empty in .env; run make setup to generate it" >&2; exit 1; }; done
+
+up: engine env-secrets ## Start the hub in containers (nginx with mTLS, web, worker, beat, redis)
 	@vault=$$(sed -n 's/^VAULT_PATH=//p' .env); test -f "$${vault:-./var/vault}/certs/server/status.crt" || { echo "make up: no server certificate in $${vault:-./var/vault}/certs; run make certs first" >&2; exit 1; }
 	$(COMPOSE) up -d
 	@echo "statusdash: https://localhost:$(HTTPS_PORT)/ (make status, make logs)"

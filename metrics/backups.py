@@ -27,7 +27,7 @@ class BackupError(Exception):
 
 def backup_dir() -> Path:
     path = settings.BACKUP_DIR / "databases"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -45,6 +45,9 @@ def backup_database(now: datetime | None = None, keep: int | None = None) -> Pat
     suffix = ".db" if is_sqlite() else ".dump"
     final = backup_dir() / f"{PREFIX}{stamp}{suffix}"
     partial = final.with_name(final.name + ".partial")
+    # Created 0600 first: sqlite3 and pg_dump keep an existing file's mode, and a backup holds
+    # every secret the database does.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     try:
         if is_sqlite():
             copy_sqlite(sqlite_path(), partial)

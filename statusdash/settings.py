@@ -7,7 +7,9 @@ loopback. Bad values stop start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,22 +33,47 @@ load_env_file(Path(env_str("ENV_FILE", str(BASE_DIR / ".env"))))
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
 VAULT_PATH = Path(env_str("VAULT_PATH", str(DATA_DIR / "vault"))).resolve()
 BACKUP_DIR = DATA_DIR / "backups"
-for directory in (DATA_DIR / "db", BACKUP_DIR / "databases", VAULT_PATH / "certs"):
+# The database, its backups and the vault hold session keys, key hashes and channel secrets:
+# their directories are the owner's alone (0700), whatever `make setup` or a umask left.
+PRIVATE_DIRECTORIES = (
+    DATA_DIR,
+    DATA_DIR / "db",
+    BACKUP_DIR,
+    BACKUP_DIR / "databases",
+    VAULT_PATH,
+    VAULT_PATH / "certs",
+)
+for directory in PRIVATE_DIRECTORIES:
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise ImproperlyConfigured(f"DATA_DIR: cannot create {directory}: {error}") from None
+    with contextlib.suppress(PermissionError):  # not ours (a read-only mount): its owner decides
+        directory.chmod(0o700)
 
 
 def _persistent_secret(name: str) -> str:
-    """A secret from the environment, else one generated once and kept under DATA_DIR."""
+    """A secret from the environment, else one generated once and kept under DATA_DIR (0600).
+
+    Processes starting together on a fresh DATA_DIR (web and worker) must end with one
+    secret: each writes its candidate to a file of its own and links it into place, which
+    succeeds for exactly one of them; everyone then reads the one that won.
+    """
     value = env_str(name)
     if value:
         return value
     path = DATA_DIR / f".{name.lower()}"
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
+        candidate = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process won the race: use its secret
+        finally:
+            candidate.unlink()
     return path.read_text().strip()
 
 
@@ -163,6 +190,10 @@ if DATABASE_URL:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}}
+    # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database's mode.
+    with contextlib.suppress(PermissionError):
+        os.close(os.open(SQLITE_PATH, os.O_WRONLY | os.O_CREAT, 0o600))
+        SQLITE_PATH.chmod(0o600)
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "db" / "test-status-dashboard.db")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 600

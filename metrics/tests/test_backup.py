@@ -133,3 +133,11 @@ def test_pg_restore_of_a_file_that_is_not_a_dump_is_refused(backups: Path, tmp_p
     junk.write_bytes(b"PGDMP but not really")
     with pytest.raises(CommandError, match="not a pg_dump archive"):
         call_command("restore", str(junk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backup_is_readable_by_its_owner_alone(backups: Path) -> None:
+    # Either engine: SQLite's backup API and pg_dump would both leave the umask's 0644.
+    path = backup.backup_database()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(backups.stat().st_mode & 0o777) == "0o700"

@@ -239,7 +239,7 @@ def test_make_help_lists_every_target() -> None:
     text = (BASE_DIR / "Makefile").read_text()
     phony = {name for line in re.findall(r"^\.PHONY:(.*)$", text, re.M) for name in line.split()}
     listed = set(re.findall(r"^([a-zA-Z_%-]+):.*## ", text, re.M))
-    assert phony - listed == {"engine"}  # the one internal prerequisite
+    assert phony - listed == {"engine", "env-secrets"}  # the internal prerequisites
     for target in ("setup", "certs", "build", "up", "down", "logs", "status", "restart", "agent-build"):
         assert target in listed
     assert {"deploy-agent-%", "deploy-agent-all", "agent-status", "db-shell", "backup", "clean"} <= listed
@@ -291,3 +291,13 @@ def test_ci_installs_the_tools_these_checks_need() -> None:
     ci = (BASE_DIR / ".ci" / "run").read_text()
     for package in ("prometheus", "docker-compose", "nginx"):
         assert re.search(rf"\b{package}\b", ci), package
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "STATUS_JWT_SECRET"])
+def test_make_up_refuses_to_start_without_the_shared_secrets(tmp_path: Path, missing: str) -> None:
+    project = project_copy(tmp_path)
+    values = {"SECRET_KEY": "k" * 64, "STATUS_JWT_SECRET": "j" * 64, missing: ""}
+    (project / ".env").write_text("".join(f"{name}={value}\n" for name, value in values.items()))
+    result = make(project, "up", "ENGINE=/bin/true", "COMPOSE=true")  # an engine that answers
+    assert result.returncode != 0
+    assert f"make up: {missing} is empty in .env; run make setup to generate it" in result.stderr

@@ -81,3 +81,61 @@ def test_malformed_env_file_line_is_reported(tmp_path: Path) -> None:
 def test_env_list_splits_and_trims(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRUSTED_PROXIES", " 10.0.0.1, 10.0.0.0/24 ,,")
     assert env.env_list("TRUSTED_PROXIES") == ["10.0.0.1", "10.0.0.0/24"]
+
+
+def mode(path: Path) -> str:
+    return oct(path.stat().st_mode & 0o777)
+
+
+def test_data_directories_and_the_database_are_the_owners_alone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    (data / "db").mkdir(mode=0o755)  # as `make setup` or an older version left them
+    code = (
+        "import django; django.setup()\n"
+        "from django.db import connection\n"
+        "connection.cursor().execute('CREATE TABLE t (x)')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env={
+            "PATH": os.environ["PATH"],
+            "DATA_DIR": str(data),
+            "ENV_FILE": str(tmp_path / "none"),
+            "DJANGO_SETTINGS_MODULE": "statusdash.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    for directory in (data, data / "db", data / "backups", data / "backups" / "databases", data / "vault"):
+        assert mode(directory) == "0o700", directory
+    database = data / "db" / "status-dashboard.db"
+    assert mode(database) == "0o600"
+    for companion in database.parent.glob("status-dashboard.db-*"):  # the WAL and its index
+        assert mode(companion) == "0o600", companion
+    assert mode(data / ".status_jwt_secret") == "0o600"
+
+
+def test_processes_starting_together_on_a_fresh_data_dir_agree_on_one_secret(tmp_path: Path) -> None:
+    environment = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path / "data"), "ENV_FILE": str(tmp_path / "none")}
+    code = "import statusdash.settings as s; print(s.SECRET_KEY, s.STATUS_JWT_SECRET)"
+    starting = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=BASE_DIR,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    outputs = [process.communicate(timeout=120) for process in starting]
+    assert [process.returncode for process in starting] == [0] * 8, [err for _, err in outputs]
+    secrets_seen = {out.strip() for out, _ in outputs}
+    assert len(secrets_seen) == 1
+    assert len(next(iter(secrets_seen)).split()[0]) >= 32
+    assert not list((tmp_path / "data").glob(".secret_key.*"))  # no candidate left behind
