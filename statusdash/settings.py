@@ -348,3 +348,10 @@ for _proxy in TRUSTED_PROXIES:
         ipaddress.ip_network(_proxy, strict=False)
     except ValueError:
         raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR network") from None
+
+# --- The Celery app ---
+# Imported with the settings, so that every Django process (web, worker, manage.py, tests)
+# has it before any @shared_task is called (Celery's Django guide imports it from the
+# project's __init__.py instead; here that would load Celery into the `make run`
+# supervisor, which imports the package: 13 MiB of PSS, docs/benchmarks.md).
+import statusdash.celery  # noqa: E402, F401
