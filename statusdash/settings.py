@@ -100,7 +100,6 @@ FUTURE_TOLERANCE_SECONDS = 300
 REDIS_URL = env_str("REDIS_URL")
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
