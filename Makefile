@@ -41,6 +41,7 @@ bench: $(STAMP) ## Run the benchmarks (prints figures; see docs/benchmarks.md)
 	$(PY) bench/ingest.py
 	$(PY) bench/storage.py
 	$(PY) bench/observability.py
+	$(PY) bench/footprint.py
 
 backup: $(STAMP) ## Back the database up now into DATA_DIR/backups/databases/ (restore: manage.py restore FILE)
 	$(PY) manage.py backup

@@ -1,3 +1,5 @@
-from statusdash.celery import app as celery_app
+"""The statusdash project: settings, URLs, ASGI, Celery, `make run` (statusdash.run).
 
-__all__ = ("celery_app",)
+The Celery app is imported by settings, not here, so that `python -m statusdash.run`
+(which imports this package first) stays a small process without Celery or Django.
+"""

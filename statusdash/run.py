@@ -2,70 +2,42 @@
 
 Migrates, ensures the admin user and the local host's agent key, then runs
 Daphne (web and WebSockets), a Celery worker with beat, and the local agent.
+
+This process only supervises and imports neither Django nor Celery: with them it held
+82 MiB of PSS for the hub's lifetime, without them 10 (docs/benchmarks.md, "Embedded
+footprint"). What needs Django runs as `manage.py` commands that exit before the
+long-lived processes start.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import django
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
-
-
-def local_host_name() -> str:
-    name = re.sub(r"[^a-z0-9.-]", "-", socket.gethostname().lower()).strip("-.")[:63]
-    return name or "localhost"
+BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def ensure_local_agent_env(data_dir: Path, port: int, mtls: bool = False) -> Path:
-    """An env file for the local agent with a valid agent key, reused across restarts."""
-    from hosts.management.commands.apikey import ensure_host
-    from hosts.models import ApiKey, ApiKeyScope
+def manage(*args: str, capture: bool = False) -> str:
+    """Run one manage.py command to completion; its output goes to the terminal unless captured."""
+    result = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        cwd=BASE_DIR,
+        check=True,
+        stdout=subprocess.PIPE if capture else None,
+        text=True,
+    )
+    return result.stdout or ""
 
-    env_path = data_dir / "agent" / "local.env"
-    env_path.parent.mkdir(parents=True, exist_ok=True)
-    host = ensure_host(local_host_name())
-    current = {}
-    if env_path.exists():
-        current = dict(line.split("=", 1) for line in env_path.read_text().splitlines() if "=" in line)
-    key = ApiKey.objects.find(current.get("API_KEY", ""))
-    raw = current.get("API_KEY", "")
-    if key is None or key.is_revoked or key.host_id != host.pk:
-        _, raw = ApiKey.issue(ApiKeyScope.AGENT, host=host, label="local agent (make run)")
-    lines = {
-        "SERVER_URL": f"http://127.0.0.1:{port}",
-        "MTLS_ENABLED": "false",
-        "API_KEY": raw,
-        "REPORT_INTERVAL": "10",
-        "SPOOL_DIR": str(data_dir / "agent" / "spool"),
-    }
-    if mtls:
-        # Same port, TLS with client certificates: the local agent gets one from the vault.
-        from hosts import pki, vault
 
-        vault.ensure_ca()
-        vault.ensure_server_certificate()
-        tls_cert, tls_key = vault.ensure_client_files(host)
-        lines.update(
-            SERVER_URL=f"https://127.0.0.1:{port}",
-            MTLS_ENABLED="true",
-            TLS_CERT=str(tls_cert),
-            TLS_KEY=str(tls_key),
-            TLS_CA=str(pki.ca_paths()[0]),
-        )
-    env_path.touch(mode=0o600)
-    env_path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
-    return env_path
+def read_env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
 def wait_for_health(url: str, seconds: float, context: ssl.SSLContext | None = None) -> bool:
@@ -80,45 +52,45 @@ def wait_for_health(url: str, seconds: float, context: ssl.SSLContext | None = N
     return False
 
 
-def main() -> int:
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)
-    call_command("ensure_admin", generate_if_unset=True)
-    agent_env = ensure_local_agent_env(settings.DATA_DIR, settings.STATUS_PORT, settings.MTLS_ENABLED)
-
+def commands(agent_env: Path, port: int, mtls: bool) -> dict[str, list[str]]:
+    """The long-lived processes' command lines."""
     python = sys.executable
-    port = str(settings.STATUS_PORT)
-    web = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "statusdash.asgi:application"]
-    scheme, tls_context = "http", None
-    if settings.MTLS_ENABLED:
-        from hosts import pki
-
+    web = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "statusdash.asgi:application"]
+    if mtls:
         # Daphne's own ssl: endpoint cannot check client certificates; statusdash/lib/tls.py can.
-        web = [python, "-m", "statusdash.tls_server", "-b", "127.0.0.1", "-p", port]
-        scheme, tls_context = "https", ssl.create_default_context(cafile=str(pki.ca_paths()[0]))
-    commands = {
+        web = [python, "-m", "statusdash.tls_server", "-b", "127.0.0.1", "-p", str(port)]
+    return {
         "web": web,
+        # One process, beat in a thread of it: the sweeps are light and run one at a time,
+        # as they can in a small hub. Prefork with two children and a forked beat held
+        # 190 MiB of PSS; this holds 95 (docs/benchmarks.md, "Embedded footprint").
+        # The schedule file is CELERY_BEAT_SCHEDULE_FILENAME, celery's default for --schedule.
         "worker": [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "statusdash",
-            "worker",
-            "--beat",
-            "--loglevel",
-            "WARNING",
-            "--concurrency",
-            "2",
-            "--schedule",
-            settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            *(python, "-m", "celery", "-A", "statusdash", "worker"),
+            *("--pool", "solo", "--beat-thread", "--loglevel", "WARNING"),
         ],
         "agent": [python, "-m", "agent", "run", "--env-file", str(agent_env)],
     }
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
+    try:
+        manage("migrate", "--no-input", "-v", "0")
+        manage("collectstatic", "--no-input", "-v", "0")
+        manage("ensure_admin", "--generate-if-unset")
+        agent_env = Path(manage("local_agent", capture=True).strip().splitlines()[-1])
+    except subprocess.CalledProcessError as error:
+        print(f"statusdash: manage.py {error.cmd[2]} failed; see the output above", file=sys.stderr)
+        return 1
+    # The agent's env file says where the hub listens and how (settings decide, not this process).
+    agent = read_env_file(agent_env)
+    server = urlsplit(agent["SERVER_URL"])
+    port, scheme, tls_context = server.port or 5000, server.scheme, None
+    mtls = agent.get("MTLS_ENABLED") == "true"
+    if mtls:
+        tls_context = ssl.create_default_context(cafile=agent["TLS_CA"])
+    command = commands(agent_env, port, mtls)
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
@@ -128,13 +100,13 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    children["web"] = subprocess.Popen(commands["web"])
+    children["web"] = subprocess.Popen(command["web"], cwd=BASE_DIR)
     if not wait_for_health(f"{scheme}://127.0.0.1:{port}/health", 30, tls_context):
         print("statusdash: the web server did not become healthy; see the output above", file=sys.stderr)
         stopping = True
     else:
-        children["worker"] = subprocess.Popen(commands["worker"])
-        children["agent"] = subprocess.Popen(commands["agent"])
+        children["worker"] = subprocess.Popen(command["worker"], cwd=BASE_DIR)
+        children["agent"] = subprocess.Popen(command["agent"], cwd=BASE_DIR)
         print(
             f"\n  statusdash is running: {scheme}://127.0.0.1:{port}/\n"
             f"  log in as admin (password: STATUS_ADMIN_PASSWORD, or the one printed at first start)\n"

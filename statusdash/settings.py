@@ -129,7 +129,6 @@ FUTURE_TOLERANCE_SECONDS = 300
 REDIS_URL = env_str("REDIS_URL")
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -359,7 +358,7 @@ CELERY_BEAT_SCHEDULE["services-staleness"] = {"task": "services.sweep_stale", "s
 CELERY_BEAT_SCHEDULE["services-availability"] = {"task": "services.roll_up_availability", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["services-prune"] = {"task": "services.prune_history", "schedule": 3600.0}
 
-# The hub's own metrics (GET /metrics, statusdash/observability.py). Daphne and Celery
+# The hub's own metrics (GET /metrics: statusdash/lib/observability.py, metrics/exposition.py). Daphne and Celery
 # processes each write their counters to files in this directory and a scrape sums them,
 # so every process that shares a hub must share it (a local disk: the files are mmapped).
 PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR") or str(DATA_DIR / "prometheus")).resolve()
@@ -383,3 +382,10 @@ for _proxy in TRUSTED_PROXIES:
         ipaddress.ip_network(_proxy, strict=False)
     except ValueError:
         raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR network") from None
+
+# --- The Celery app ---
+# Imported with the settings, so that every Django process (web, worker, manage.py, tests)
+# has it before any @shared_task is called (Celery's Django guide imports it from the
+# project's __init__.py instead; here that would load Celery into the `make run`
+# supervisor, which imports the package: 13 MiB of PSS, docs/benchmarks.md).
+import statusdash.celery  # noqa: E402, F401
