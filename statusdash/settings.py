@@ -300,6 +300,11 @@ LOGGING = {
 
 # Dashboard log-in throttling (dashboard/login.py): after this many failed log-ins
 # for one username from one address, further attempts are refused for the window.
+# Messages stay on the server, in the session: the admin shows new agent keys and enrollment
+# tokens once through a message, and the default cookie storage would send them back and forth
+# in a readable (signed, not encrypted) cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 # Failed log-ins from one address, whatever the usernames, before it too is locked out.
 LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1)

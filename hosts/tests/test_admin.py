@@ -116,3 +116,18 @@ def test_deleting_a_host_in_the_admin_warns_that_its_certificates_were_revoked(
     )
     assert not Host.objects.exists()
     assert "Deleting revoked 1 certificate(s)" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_new_enrollment_token_never_travels_in_a_cookie(admin_client_logged_in: Client, host: Host) -> None:
+    response = admin_client_logged_in.post(
+        "/admin/hosts/host/", {"action": "make_enrollment_token", "_selected_action": [host.pk]}
+    )
+    assert response.status_code == 302
+    cookies = " ".join(morsel.value for morsel in response.cookies.values())
+    assert "messages" not in response.cookies
+    shown = admin_client_logged_in.get(response["Location"]).content.decode()
+    token = re.search(r"--token ([A-Za-z0-9_-]{20,})", shown)
+    assert token is not None, "the token is shown once, on the next page"
+    assert token.group(1) not in cookies
+    assert token.group(1) not in admin_client_logged_in.get("/admin/hosts/host/").content.decode()
