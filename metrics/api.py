@@ -8,14 +8,13 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
 from hosts.identity import AgentIdentity, identify_agent
 from hosts.signals import host_changed
 from metrics import ingest, latest
 from metrics.schemas import (
-    ErrorOut,
     ReportAccepted,
     ReportBatchIn,
     ReportIn,
@@ -23,7 +22,8 @@ from metrics.schemas import (
     report_body_json_schema,
 )
 from statusdash import observability
-from statusdash.lib.jsonparse import BodyTooLarge, StrictJSONParser
+from statusdash.lib.jsonparse import json_body
+from statusdash.lib.schemas import ErrorOut
 
 log = logging.getLogger("statusdash.ingest")
 router = Router(tags=["metrics"])
@@ -42,12 +42,7 @@ def _report_body_schema() -> dict[str, Any]:
 
 def parse_reports(request: HttpRequest) -> tuple[list[ReportIn], bool]:
     """The reports in the body, and whether it was the batch form."""
-    try:
-        data = StrictJSONParser().parse_body(request)
-    except BodyTooLarge as error:
-        raise HttpError(413, str(error)) from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise HttpError(400, f"malformed JSON body: {error}") from None
+    data = json_body(request)
     if not isinstance(data, dict):
         raise ValidationError(
             [{"loc": ["body"], "msg": 'expected a report object or {"reports": [...]}', "type": "type_error"}]

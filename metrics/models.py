@@ -34,11 +34,6 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class MetricSampleQuerySet(models.QuerySet["MetricSample"]):
-    def for_host(self, host: Host) -> MetricSampleQuerySet:
-        return self.filter(host=host)
-
-
 class MetricSample(models.Model):
     """A report as the dashboard reads it.
 
@@ -66,8 +61,6 @@ class MetricSample(models.Model):
     process_count = models.PositiveIntegerField()
     uptime_seconds = models.FloatField()
     detail = models.JSONField(default=dict)
-
-    objects = MetricSampleQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -130,6 +130,3 @@ class ReportValid(Schema):
     valid: bool
     reports: int
 
-
-class ErrorOut(Schema):
-    detail: str
