@@ -70,7 +70,7 @@ def report(request: HttpRequest) -> Status:
     """Receive one report, or a batch of up to 500 from an agent catching up.
 
     A resent report (same host and `collected_at`) is counted as a duplicate and
-    not stored again. A batch is stored all-or-nothing.
+    not stored again. A batch is stored all-or-nothing, and pushes its newest report.
     """
     started = time.perf_counter()
     identity: AgentIdentity = request.auth  # type: ignore[attr-defined]

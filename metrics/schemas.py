@@ -129,4 +129,3 @@ class ReportAccepted(Schema):
 class ReportValid(Schema):
     valid: bool
     reports: int
-

@@ -333,17 +333,3 @@ def test_validate_names_the_bad_field(client: Client, make_report: Any) -> None:
     response = client.post("/api/metrics/validate", json.dumps(report), content_type="application/json")
     assert response.status_code == 422
     assert field_locs(response) == [["body", "swap", "percent"]]
-
-
-@pytest.mark.django_db
-def test_a_failing_alert_evaluation_does_not_lose_the_report(
-    client: Client, host: Host, agent_key: str, make_report: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from metrics import ingest
-
-    def broken(*args: Any) -> None:
-        raise RuntimeError("a rule that cannot be evaluated")
-
-    monkeypatch.setattr(ingest, "evaluate_samples", broken)
-    assert post(client, make_report(), agent_key).status_code == 202
-    assert MetricSample.objects.filter(host=host).count() == 1
