@@ -2,10 +2,13 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+
+from statusdash.lib.sharedthread import SharedThreadASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+django_asgi_app = SharedThreadASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
