@@ -333,3 +333,14 @@ def test_validate_names_the_bad_field(client: Client, make_report: Any) -> None:
     response = client.post("/api/metrics/validate", json.dumps(report), content_type="application/json")
     assert response.status_code == 422
     assert field_locs(response) == [["body", "swap", "percent"]]
+
+
+@pytest.mark.django_db
+def test_later_reports_keep_the_first_seen_time(client: Client, host: Host, agent_key: str, make_report: Any) -> None:
+    post(client, make_report(seconds_ago=20), agent_key)
+    host.refresh_from_db()
+    first_seen = host.first_seen
+    post(client, make_report(seconds_ago=10), agent_key)
+    host.refresh_from_db()
+    assert host.first_seen == first_seen
+    assert host.last_seen is not None and host.last_seen > first_seen
