@@ -44,7 +44,6 @@ async def get(path: str) -> int:
 
 
 @pytest.mark.asyncio
-@pytest.mark.django_db(transaction=True)  # request_started closes old connections
 async def test_requests_share_one_thread_and_so_one_database_connection() -> None:
     threads: list[int] = []
 
