@@ -2,13 +2,10 @@
 
 import os
 
-import django
-
-from statusdash.lib.sharedthread import SharedThreadASGIHandler
+from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
-django.setup(set_prefix=False)
-django_asgi_app = SharedThreadASGIHandler()
+django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
