@@ -1,8 +1,7 @@
-"""The write path: a report's one transaction, on the web process's one shared thread.
+"""The write path: a report's one transaction, in the request's own thread.
 
-Daphne's event loop hands the request to the shared thread (statusdash.lib.sharedthread),
-which authenticates, validates, stores and evaluates the alert rules in the view
-itself: no hand-off to another thread, one transaction, one kept connection. The samples
+The view authenticates, validates, stores and evaluates the alert rules itself: no
+hand-off to another thread, one transaction, no nested one. The samples
 are announced with `samples_stored` inside the transaction, so the alert rows its
 receivers write commit (or roll back) with them. On SQLite `write_transaction`'s
 process lock queues writers so none meets "database is locked"; `INSERT … ON CONFLICT
@@ -11,8 +10,8 @@ DO NOTHING RETURNING` stores a resent report once.
 Group commit (a writer thread storing whatever had queued in one transaction) was
 measured against storing directly, `bench/ingest.py --agents 20 --seconds 15`, two
 runs each, ingest/ceiling: SQLite 0.51 and 0.64 with it, 0.53 and 0.72 without;
-PostgreSQL 0.42 and 0.33 with it, 0.61 and 0.49 without. It never paid, and on the
-shared thread it could not batch anything, so it is gone (docs/benchmarks.md).
+PostgreSQL 0.42 and 0.33 with it, 0.61 and 0.49 without. It never paid, so it is
+gone (docs/benchmarks.md, "Write path in one hop").
 """
 
 from __future__ import annotations
