@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class AlertsConfig(AppConfig):
     name = "alerts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Imported here, once the app registry is ready (they import models).
+        from django.db.models.signals import post_delete, post_save
+
+        from alerts.evaluate import evaluate_stored, forget_rules
+        from alerts.models import AlertRule
+        from metrics.signals import samples_stored
+
+        samples_stored.connect(evaluate_stored, dispatch_uid="alerts.evaluate_stored")
+        post_save.connect(forget_rules, sender=AlertRule, dispatch_uid="alerts.forget_rules.save")
+        post_delete.connect(forget_rules, sender=AlertRule, dispatch_uid="alerts.forget_rules.delete")

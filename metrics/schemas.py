@@ -129,7 +129,3 @@ class ReportAccepted(Schema):
 class ReportValid(Schema):
     valid: bool
     reports: int
-
-
-class ErrorOut(Schema):
-    detail: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from alerts import evaluate
 from alerts.evaluate import evaluate_samples
 from alerts.models import Alert, AlertRule, Breach
 from hosts.models import Host
@@ -208,7 +210,7 @@ def test_a_rule_saved_in_the_admin_applies_to_the_next_report(host: Host, clock:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_report_to_a_real_hub_fires_the_rule(live_hub: str, make_report: Any) -> None:
-    """Through Daphne, where reports go through the group-commit writer thread."""
+    """Through Daphne: the request thread stores the report and evaluates the rules in one transaction."""
     import requests
 
     from hosts.models import ApiKey, ApiKeyScope
@@ -223,3 +225,21 @@ def test_a_report_to_a_real_hub_fires_the_rule(live_hub: str, make_report: Any) 
     assert response.status_code == 202
     [alert] = firing("disk")
     assert (alert.host, alert.subject, alert.severity) == (host, "/", "critical")
+
+
+@pytest.mark.django_db
+def test_a_failing_alert_evaluation_does_not_lose_the_report(
+    client: Client, host: Host, agent_key: str, make_report: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a rule that cannot be evaluated")
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", broken)
+    response = client.post(
+        "/api/metrics/report",
+        json.dumps(make_report()),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {agent_key}",
+    )
+    assert response.status_code == 202
+    assert MetricSample.objects.filter(host=host).count() == 1

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from alerts.signals import alerts_changed
 from conftest import REDIS_TEST_URL, test_database_url
 from dashboard import live
 from dashboard.consumers import DashboardConsumer
-from hosts.models import Host
+from hosts.models import ApiKey, ApiKeyScope, Host
 from hosts.signals import host_changed
-from statusdash.tests.support import BASE_DIR
+from statusdash.tests.support import BASE_DIR, sample_report
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -133,3 +135,25 @@ async def test_pushes_owed_by_a_rolled_back_transaction_do_not_leak_into_the_nex
 
     await database_sync_to_async(rolled_back_then_committed)()
     assert sent == [{"type": "host.updated", "host_id": 2}]
+
+
+async def test_a_report_that_fires_an_alert_pushes_its_host_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+    monkeypatch.setattr(live, "_publish", lambda groups, event: sent.append((tuple(groups), event)))
+
+    def report_a_full_disk() -> tuple[int, int]:
+        host = Host.objects.create(name="web-full")
+        _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+        report = sample_report(datetime.now(UTC))
+        for disk in report["disks"]:
+            disk["percent"] = 97.0  # over the disk rule's critical level: fires at once
+        response = Client().post(
+            "/api/metrics/report", json.dumps(report), content_type="application/json", HTTP_X_API_KEY=key
+        )
+        return response.status_code, host.pk
+
+    status, host_id = await database_sync_to_async(report_a_full_disk)()
+    assert status == 202
+    host_pushes = [event for groups, event in sent if event["type"] == "host.updated"]
+    assert host_pushes == [{"type": "host.updated", "host_id": host_id}]
+    assert (("alerts",), {"type": "alerts.changed"}) in sent  # the alert did change
