@@ -117,6 +117,9 @@ MAX_REPORT_BYTES = env_int("MAX_REPORT_BYTES", 1024 * 1024, minimum=1024)
 # A gzip body may expand to this much; beyond it the request is refused (zip bombs).
 MAX_DECODED_REPORT_BYTES = env_int("MAX_DECODED_REPORT_BYTES", 16 * 1024 * 1024, minimum=1024)
 MAX_REPORTS_PER_BATCH = 500
+# Threads per web process for views and the ORM, each keeping one database connection
+# (statusdash/lib/request_threads.py): requests beyond this many at once wait their turn.
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
 # How long a process trusts an API key or certificate it has looked up, unless told of a change.
 AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 10, minimum=0, maximum=300)
 # How often each process looks for credential changes made by other processes (a revocation
