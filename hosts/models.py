@@ -428,12 +428,14 @@ class EnrollmentToken(models.Model):
 
 
 class CredentialGeneration(models.Model):
-    """One row whose number goes up with every change to a key, a certificate or a host.
+    """One row whose value changes with every change to a key, a certificate or a host.
 
     Each process keeps accepted credentials in memory (hosts/identity.py). A change made
-    in another process (a management command, another web process) bumps this number
-    in the change's own transaction, and every process compares it at most every
+    in another process (a management command, another web process) sets a new value in
+    the change's own transaction, and every process compares it at most every
     CREDENTIAL_CHECK_SECONDS, so a revocation anywhere is honoured everywhere within that.
+    The value is random, not a counter: a counter can come back to a number a process has
+    already seen (a change rolled back, then another made), and that change would go unseen.
     """
 
     value = models.BigIntegerField(default=0)
@@ -441,13 +443,13 @@ class CredentialGeneration(models.Model):
     ROW = 1
 
     def __str__(self) -> str:
-        return f"credential generation {self.value}"
+        return f"credential generation {self.value:x}"
 
     @classmethod
     def bump(cls) -> None:
-        # An atomic increment: two processes bumping at once both count.
-        if not cls.objects.filter(pk=cls.ROW).update(value=models.F("value") + 1):
-            cls.objects.get_or_create(pk=cls.ROW, defaults={"value": 1})
+        value = secrets.randbits(62)
+        if not cls.objects.filter(pk=cls.ROW).update(value=value):
+            cls.objects.update_or_create(pk=cls.ROW, defaults={"value": value})
 
     @classmethod
     def current(cls) -> int:
