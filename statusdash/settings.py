@@ -159,7 +159,7 @@ MIDDLEWARE = [
     # Last on purpose: it is sync-only, and under ASGI each middleware below a sync one
     # runs through its own thread hop. Here the whole chain adapts once and the request
     # stays in one thread down to the (sync) view. It still serves /static/ first.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "statusdash.lib.static.AsyncWhiteNoiseMiddleware",
 ]
 
 ROOT_URLCONF = "statusdash.urls"
