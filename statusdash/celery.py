@@ -1,4 +1,4 @@
-"""Celery: the periodic sweeps run here. Redis when REDIS_URL is set, else an SQLite broker.
+"""Celery: the periodic sweeps run here. Redis when REDIS_URL is set, else a directory of message files.
 
 One beat: `celery -A statusdash beat` beside the workers (docker-compose), or embedded
 in the one worker of `make run` (`worker --pool solo --beat-thread`). The schedule is

@@ -240,7 +240,22 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-CELERY_BROKER_URL = REDIS_URL or f"sqla+sqlite:///{DATA_DIR / 'db' / 'celery-broker.db'}"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    # Embedded: messages are files in one directory that the web process, the worker and its
+    # beat thread all read and write (kombu's filesystem transport). The SQLite broker it
+    # replaces loaded SQLAlchemy into the worker: 11.5 MiB of PSS (docs/benchmarks.md).
+    _BROKER_DIR = DATA_DIR / "db" / "celery-broker"
+    for _folder in ("messages", "control"):
+        (_BROKER_DIR / _folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR / "messages"),
+        "data_folder_out": str(_BROKER_DIR / "messages"),
+        "control_folder": str(_BROKER_DIR / "control"),
+        "store_processed": False,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
