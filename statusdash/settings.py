@@ -149,6 +149,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -156,10 +157,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Last on purpose: it is sync-only, and under ASGI each middleware below a sync one
-    # runs through its own thread hop. Here the whole chain adapts once and the request
-    # stays in one thread down to the (sync) view. It still serves /static/ first.
-    "statusdash.lib.static.AsyncWhiteNoiseMiddleware",
 ]
 
 ROOT_URLCONF = "statusdash.urls"

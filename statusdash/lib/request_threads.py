@@ -10,7 +10,9 @@ PostgreSQL refusing connections under load.
 
 Here each request borrows one of WEB_THREADS single-thread executors for its
 synchronous work and gives it back when it ends, so a process holds at most
-WEB_THREADS connections, each reused (CONN_MAX_AGE) and closed when it goes bad.
+WEB_THREADS connections, each reused (CONN_MAX_AGE) and closed when it goes bad. The
+middleware chain and the view run there as one call, so a request crosses from the
+event loop to its thread once and back once.
 Daphne reads a request's whole body before calling the application, so a slow
 client never holds a thread.
 """
@@ -21,13 +23,18 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpRequest, HttpResponseBase
 
 
 class PooledThreadsASGIHandler(ASGIHandler):
     def __init__(self, threads: int) -> None:
         super().__init__()
+        # The middleware chain and the view, as one synchronous call on the request's thread:
+        # in Django's async chain every (sync) middleware hook crosses threads on its own,
+        # 16 crossings a request instead of 5 (docs/benchmarks.md, "Write path in one hop").
+        self.load_middleware(is_async=False)
         self.executors = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"request-{n}") for n in range(threads)]
         self._idle: asyncio.Queue[ThreadPoolExecutor] | None = None
 
@@ -41,6 +48,12 @@ class PooledThreadsASGIHandler(ASGIHandler):
                 await self.handle(scope, receive, send)
         finally:
             idle.put_nowait(executor)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        # From the event loop to the request's thread once: the database is reached there, and
+        # the response comes back in the second and last crossing.
+        response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        return response
 
     def _idle_executors(self) -> asyncio.Queue[ThreadPoolExecutor]:
         # Made on first use, inside the server's event loop, which the queue belongs to.
