@@ -17,8 +17,9 @@ class DashboardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Imported here, not at the top: live reads models, which load after the app registry.
+        # Imported here, not at the top: both read models, which load after the app registry.
         from dashboard import live
+        from hosts.auth import saving_a_new_password
 
         # The domain apps announce changes; the dashboard decides what to redraw.
         def redraw_host(sender: Any, host_id: int, **kwargs: Any) -> None:
@@ -41,8 +42,7 @@ class DashboardConfig(AppConfig):
                 live.session_ended(session_key)
 
         def close_user_sockets(sender: Any, instance: Any, **kwargs: Any) -> None:
-            # set_password() leaves the new password in _password until the save completes.
-            if not instance.is_active or getattr(instance, "_password", None) is not None:
+            if not instance.is_active or saving_a_new_password(instance):
                 live.user_sessions_ended(instance.pk)
 
         user_logged_out.connect(close_session_sockets, weak=False, dispatch_uid="dashboard.close_session_sockets")

@@ -106,9 +106,16 @@ def end_tokens_at_logout(sender: Any, user: AbstractBaseUser | None, **kwargs: A
         TokenVersion.bump(user.pk)
 
 
+def saving_a_new_password(user: AbstractBaseUser) -> bool:
+    """In a post_save receiver: whether this save stores a password set with set_password().
+
+    Django keeps the new raw password in `_password` until the save completes, then clears it.
+    """
+    return getattr(user, "_password", None) is not None
+
+
 def end_tokens_at_password_change(sender: Any, instance: AbstractBaseUser, **kwargs: Any) -> None:
-    # set_password() leaves the new password in _password until the save completes.
-    if getattr(instance, "_password", None) is not None and instance.pk is not None:
+    if saving_a_new_password(instance) and instance.pk is not None:
         TokenVersion.bump(instance.pk)
 
 

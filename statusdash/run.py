@@ -21,6 +21,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from agent.config import read_env_file  # standard library only, like this supervisor
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -34,10 +36,6 @@ def manage(*args: str, capture: bool = False) -> str:
         text=True,
     )
     return result.stdout or ""
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
 def wait_for_health(url: str, seconds: float, context: ssl.SSLContext | None = None) -> bool:
@@ -84,7 +82,7 @@ def main() -> int:
         print(f"statusdash: manage.py {error.cmd[2]} failed; see the output above", file=sys.stderr)
         return 1
     # The agent's env file says where the hub listens and how (settings decide, not this process).
-    agent = read_env_file(agent_env)
+    agent = read_env_file(str(agent_env))  # the agent's own parser, for the agent's own file
     server = urlsplit(agent["SERVER_URL"])
     port, scheme, tls_context = server.port or 5000, server.scheme, None
     mtls = agent.get("MTLS_ENABLED") == "true"

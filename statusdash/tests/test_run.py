@@ -35,4 +35,4 @@ def test_web_serves_plain_http_or_mutual_tls_on_the_agents_port() -> None:
 def test_reads_the_agent_env_file(tmp_path: Path) -> None:
     path = tmp_path / "local.env"
     path.write_text("SERVER_URL=http://127.0.0.1:5071\nAPI_KEY=sd_a=b\n")
-    assert run.read_env_file(path) == {"SERVER_URL": "http://127.0.0.1:5071", "API_KEY": "sd_a=b"}
+    assert run.read_env_file(str(path)) == {"SERVER_URL": "http://127.0.0.1:5071", "API_KEY": "sd_a=b"}
