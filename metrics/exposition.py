@@ -19,7 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from hosts.identity import IdentityRefused, originating_address, presented_api_key, require_key
-from hosts.models import ApiKeyScope, Host
+from hosts.models import ApiKeyScope, Host, HostStatus
 from metrics.latest import latest_for
 
 # Per-host values at scrape time: (metric suffix, help, key in the latest summary).
@@ -37,14 +37,13 @@ HOST_VALUES = [
     ("processes", "Running processes.", "process_count"),
     ("uptime_seconds", "Time since the host booted.", "uptime_seconds"),
 ]
-HOST_STATUSES = ("online", "stale", "offline")
 
 
 class HostCollector(Collector):
     """Each enabled host's status and latest reported values, labelled `host`."""
 
     def collect(self) -> Iterator[Metric]:
-        hosts = list(Host.objects.filter(enabled=True).order_by("name"))
+        hosts = list(Host.objects.enabled().order_by("name"))
         latest = latest_for(h.pk for h in hosts)
         status = GaugeMetricFamily(
             "statusdash_host_status", "1 for the host's current status, 0 for the others.", labels=["host", "status"]
@@ -59,7 +58,7 @@ class HostCollector(Collector):
         }
         for host in hosts:
             current = host.status()
-            for name in HOST_STATUSES:
+            for name in HostStatus.values:
                 status.add_metric([host.name, name], 1.0 if current == name else 0.0)
             if host.last_seen is not None:
                 last_seen.add_metric([host.name], host.last_seen.timestamp())
