@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 from hosts.identity import AgentIdentity, identify_agent
 from metrics import ingest
 from metrics.schemas import (
+    MAX_REPORTS_PER_BATCH,
     ReportAccepted,
     ReportBatchIn,
     ReportIn,
@@ -39,6 +40,11 @@ def _report_body_schema() -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}
 
 
+# Errors listed in one 422; the rest are counted. A body of a few hundred kilobytes could
+# otherwise carry a hundred thousand errors, each a dict the hub builds and sends back.
+MAX_ERRORS_LISTED = 50
+
+
 def parse_reports(request: HttpRequest) -> tuple[list[ReportIn], bool]:
     """The reports in the body, and whether it was the batch form."""
     data = json_body(request)
@@ -46,17 +52,43 @@ def parse_reports(request: HttpRequest) -> tuple[list[ReportIn], bool]:
         raise ValidationError(
             [{"loc": ["body"], "msg": 'expected a report object or {"reports": [...]}', "type": "type_error"}]
         )
+    batch = data.get("reports")
+    # Counted before the schema sees it: validating 250,000 empty objects to say "too many"
+    # would cost hundreds of megabytes of error objects.
+    if isinstance(batch, list) and len(batch) > MAX_REPORTS_PER_BATCH:
+        raise ValidationError(
+            [
+                {
+                    "loc": ["body", "reports"],
+                    "msg": f"a batch holds at most {MAX_REPORTS_PER_BATCH} reports, this one has {len(batch)}",
+                    "type": "too_long",
+                }
+            ]
+        )
     try:
         if "reports" in data:
             return ReportBatchIn.model_validate(data).reports, True
         return [ReportIn.model_validate(data)], False
     except PydanticValidationError as error:
-        raise ValidationError(
-            [
-                {**e, "loc": ["body", *e["loc"]]}
-                for e in error.errors(include_url=False, include_context=False, include_input=False)
-            ]
-        ) from None
+        raise ValidationError(listed_errors(error)) from None
+
+
+def listed_errors(error: PydanticValidationError) -> list[dict[str, Any]]:
+    """The first MAX_ERRORS_LISTED errors with `body` in front of their location, and a
+    last entry counting the others."""
+    listed: list[dict[str, Any]] = [
+        {**e, "loc": ["body", *e["loc"]]}
+        for e in error.errors(include_url=False, include_context=False, include_input=False)[:MAX_ERRORS_LISTED]
+    ]
+    if error.error_count() > MAX_ERRORS_LISTED:
+        listed.append(
+            {
+                "loc": ["body"],
+                "msg": f"{error.error_count() - MAX_ERRORS_LISTED} more errors not listed",
+                "type": "too_many_errors",
+            }
+        )
+    return listed
 
 
 @router.post(

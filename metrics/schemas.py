@@ -107,8 +107,12 @@ class ReportIn(BaseModel):
         return value.astimezone(UTC)
 
 
+# The most reports one request may carry: an agent's spool sends backlogs in batches.
+MAX_REPORTS_PER_BATCH = 500
+
+
 class ReportBatchIn(BaseModel):
-    reports: list[ReportIn] = Field(min_length=1, max_length=500)
+    reports: list[ReportIn] = Field(min_length=1, max_length=MAX_REPORTS_PER_BATCH)
 
 
 # Plain pydantic models, not ninja Schemas: ninja's Schema reads every field through a

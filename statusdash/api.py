@@ -122,6 +122,10 @@ class StatusdashAPI(NinjaAPI):
                 if operation.get("requestBody"):
                     responses.setdefault("400", _error("The body is not JSON, or not readable", "ErrorOut"))
                     responses.setdefault("413", _error("The body is too large", "ErrorOut"))
+                    responses.setdefault(
+                        "415",
+                        _error("A Content-Encoding the endpoint does not take (gzip needs credentials)", "ErrorOut"),
+                    )
                 if operation.get("requestBody") or operation.get("parameters"):
                     responses.setdefault("422", _error("A field is invalid; `loc` names it", "ValidationErrorOut"))
                 responses.setdefault(
@@ -151,6 +155,15 @@ api = StatusdashAPI(
 @api.exception_handler(IdentityRefused)
 def identity_refused(request: HttpRequest, exc: IdentityRefused) -> HttpResponse:
     return api.create_response(request, {"detail": exc.reason}, status=exc.status)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # django-ninja turns any parser error into "400 Cannot parse request body"; the parser's
+    # own HttpError (413 too large, 415 gzip without credentials, 400 with the reason) is the
+    # cause, and the client deserves it.
+    shown = exc.__cause__ if isinstance(exc.__cause__, HttpError) else exc
+    return api.create_response(request, {"detail": shown.message}, status=shown.status_code)
 
 
 @api.exception_handler(AuthenticationError)

@@ -113,10 +113,13 @@ OFFLINE_AFTER_INTERVALS = env_int("OFFLINE_AFTER_INTERVALS", 6, minimum=2)
 if OFFLINE_AFTER_INTERVALS <= STALE_AFTER_INTERVALS:
     raise ImproperlyConfigured("OFFLINE_AFTER_INTERVALS must be greater than STALE_AFTER_INTERVALS")
 
+# The largest request body, and also the most a gzip body may inflate to: a larger
+# inflated limit let a few kilobytes of gzip make the hub hold megabytes (security.md).
 MAX_REPORT_BYTES = env_int("MAX_REPORT_BYTES", 1024 * 1024, minimum=1024)
-# A gzip body may expand to this much; beyond it the request is refused (zip bombs).
-MAX_DECODED_REPORT_BYTES = env_int("MAX_DECODED_REPORT_BYTES", 16 * 1024 * 1024, minimum=1024)
-MAX_REPORTS_PER_BATCH = 500
+if "MAX_DECODED_REPORT_BYTES" in os.environ:
+    raise ImproperlyConfigured(
+        "MAX_DECODED_REPORT_BYTES is no longer read: gzip bodies inflate to at most MAX_REPORT_BYTES; remove it"
+    )
 # Threads per web process for views and the ORM, each keeping one database connection
 # (statusdash/lib/request_threads.py): requests beyond this many at once wait their turn.
 WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
@@ -294,7 +297,7 @@ STORAGES = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_DECODED_REPORT_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REPORT_BYTES
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -332,7 +332,7 @@ def test_events_over_real_http_reach_the_sentiment(live_hub: str, service_key: s
 
 @pytest.mark.django_db
 def test_gzip_bomb_is_a_413(client: Client, service_key: str, settings: Any) -> None:
-    settings.MAX_DECODED_REPORT_BYTES = 1024
+    settings.MAX_REPORT_BYTES = 1024
     body = gzip.compress(json.dumps(healthy(metrics={"pad": "x" * 190})).encode() + b" " * 4096)
     response = post(client, None, service_key, raw=body, HTTP_CONTENT_ENCODING="gzip")
     assert response.status_code == 413

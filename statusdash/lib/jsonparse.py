@@ -1,4 +1,8 @@
-"""Strict JSON request bodies: gzip-aware, bounded, no NaN or Infinity."""
+"""Strict JSON request bodies: gzip-aware, bounded, no NaN or Infinity.
+
+gzip is for authenticated clients only, and inflates to no more than the raw body limit:
+a few kilobytes of gzip must not let an anonymous client make the hub hold megabytes.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ class BodyTooLarge(Exception):
     pass
 
 
+class EncodingRefused(Exception):
+    """A Content-Encoding this request may not use (415)."""
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -26,8 +34,12 @@ def decoded_body(request: HttpRequest) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding != "gzip":
-        raise ValueError(f"unsupported Content-Encoding {encoding!r}; send identity or gzip")
-    limit = settings.MAX_DECODED_REPORT_BYTES
+        raise EncodingRefused(f"unsupported Content-Encoding {encoding!r}; send identity or gzip")
+    # django-ninja sets request.auth once an endpoint's authentication has passed, which
+    # happens before the body is parsed; endpoints without authentication never set it.
+    if not getattr(request, "auth", None):
+        raise EncodingRefused("gzip bodies are accepted only with credentials; send this body uncompressed")
+    limit = settings.MAX_REPORT_BYTES
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         data = inflater.decompress(body, limit + 1)
@@ -39,20 +51,26 @@ def decoded_body(request: HttpRequest) -> bytes:
 
 
 class StrictJSONParser(Parser):
+    """The API's parser. Its errors are HttpErrors with the status they deserve (413, 415,
+    400); django-ninja wraps them in a generic 400 for schema-typed bodies, and the API's
+    HttpError handler (statusdash.api) unwraps them again."""
+
     def parse_body(self, request: HttpRequest) -> Any:
         try:
             return json.loads(decoded_body(request), parse_constant=_refuse_constant)
+        except BodyTooLarge as error:
+            raise HttpError(413, str(error)) from None
+        except EncodingRefused as error:
+            raise HttpError(415, str(error)) from None
         except RecursionError:
             # `[[[[...` a hundred thousand deep fits in any body limit and exhausts the
             # parser's stack: a malformed body, not a server error.
-            raise ValueError("JSON is nested too deeply") from None
+            raise HttpError(400, "malformed JSON body: JSON is nested too deeply") from None
+        except (ValueError, UnicodeDecodeError) as error:
+            raise HttpError(400, f"malformed JSON body: {error}") from None
 
 
 def json_body(request: HttpRequest) -> Any:
-    """The request's JSON for a handler that parses its body itself: 413 too large, 400 malformed."""
-    try:
-        return StrictJSONParser().parse_body(request)
-    except BodyTooLarge as error:
-        raise HttpError(413, str(error)) from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise HttpError(400, f"malformed JSON body: {error}") from None
+    """The request's JSON for a handler that parses its body itself: 413 too large, 415 an
+    encoding it may not use, 400 malformed."""
+    return StrictJSONParser().parse_body(request)
