@@ -36,4 +36,4 @@ USER statusdash
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('STATUS_PORT', '5000'), timeout=4)"
-CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"$STATUS_PORT\" statusdash.asgi:application"]
+CMD ["sh", "-c", "exec python -m statusdash.lib.server -b 0.0.0.0 -p \"$STATUS_PORT\" statusdash.asgi:application"]

@@ -96,7 +96,7 @@ def cmdline(pid: int) -> str:
 
 
 def label_of(command: str) -> str:
-    if "daphne" in command or "statusdash.tls_server" in command:
+    if "statusdash.lib.server" in command or "statusdash.tls_server" in command:
         return "daphne"
     if " beat" in command and " worker" not in command:
         return "beat"
@@ -237,7 +237,7 @@ def start_compose(env: dict[str, str], data_dir: str, log: Path) -> tuple[list[s
             *(shutil.which("redis-server") or "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1"),
             *("--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"),
         ],
-        [python, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "statusdash.asgi:application"],
+        [python, "-m", "statusdash.lib.server", "-b", "127.0.0.1", "-p", port, "statusdash.asgi:application"],
         [python, "-m", "celery", "-A", "statusdash", "worker", "--loglevel", "INFO", "--concurrency", "2"],
         [
             *(python, "-m", "celery", "-A", "statusdash", "beat", "--loglevel", "INFO"),

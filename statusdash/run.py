@@ -53,7 +53,7 @@ def wait_for_health(url: str, seconds: float, context: ssl.SSLContext | None = N
 def commands(agent_env: Path, port: int, mtls: bool) -> dict[str, list[str]]:
     """The long-lived processes' command lines."""
     python = sys.executable
-    web = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "statusdash.asgi:application"]
+    web = [python, "-m", "statusdash.lib.server", "-b", "127.0.0.1", "-p", str(port), "statusdash.asgi:application"]
     if mtls:
         # Daphne's own ssl: endpoint cannot check client certificates; statusdash/lib/tls.py can.
         web = [python, "-m", "statusdash.tls_server", "-b", "127.0.0.1", "-p", str(port)]

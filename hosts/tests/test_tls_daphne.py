@@ -270,6 +270,42 @@ def test_http2_refuses_a_revoked_certificate_with_its_reason(
     assert "revoked" in json.loads(answer)["detail"]
 
 
+def test_http2_resets_a_stream_that_announces_an_oversized_body(
+    tls_hub: str, ca_file: str, certs: CertMaker, agent_host: Host
+) -> None:
+    """The early body limit (statusdash/lib/server.py) holds on the mutual-TLS port's HTTP/2 too."""
+    import socket
+
+    from h2.config import H2Configuration
+    from h2.connection import H2Connection
+    from h2.events import ResponseReceived, StreamReset
+
+    context = ssl.create_default_context(cafile=ca_file)
+    context.load_cert_chain(*certs.client("agent-1").pair)
+    context.set_alpn_protocols(["h2"])
+    parts = urlsplit(tls_hub)
+    with (
+        socket.create_connection((parts.hostname, parts.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=parts.hostname) as tls,
+    ):
+        conn = H2Connection(H2Configuration(client_side=True))
+        conn.initiate_connection()
+        headers = [(":method", "POST"), (":path", "/api/metrics/report"), (":scheme", "https")]
+        headers += [(":authority", parts.netloc), ("content-length", str(10 * 1024**3))]
+        conn.send_headers(1, headers)  # and not a byte of the ten gigabytes
+        tls.sendall(conn.data_to_send())
+        outcome = None
+        while outcome is None:
+            data = tls.recv(65536)
+            assert data, "the server closed the connection instead of resetting the stream"
+            for event in conn.receive_data(data):
+                if isinstance(event, (StreamReset, ResponseReceived)):
+                    outcome = event
+            tls.sendall(conn.data_to_send())
+    assert isinstance(outcome, StreamReset), outcome
+    assert outcome.stream_id == 1
+
+
 def test_tls_server_without_certificates_names_the_commands(tmp_path: Path) -> None:
     env = {**os.environ, "DATA_DIR": str(tmp_path), "ENV_FILE": str(tmp_path / "none"), "VAULT_PATH": ""}
     result = subprocess.run(

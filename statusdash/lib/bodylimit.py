@@ -1,4 +1,8 @@
-"""Refuse oversized API bodies before Django reads them into memory or a temp file."""
+"""Refuse oversized API bodies before Django reads them.
+
+The hub's own server (statusdash/lib/server.py) already refuses them before reading a byte
+past the limit; this keeps the limit for any other ASGI server the app is put behind.
+"""
 
 from __future__ import annotations
 

@@ -21,11 +21,12 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from daphne.server import Server
 from OpenSSL import SSL, crypto
 from twisted.internet import ssl
 from twisted.internet.endpoints import SSL4ServerEndpoint
 from twisted.web import http
+
+from statusdash.lib.server import LimitedServer
 
 CLIENT_CERT_MODES = ("optional", "required")
 # Where the verify callback leaves OpenSSL's first complaint about the peer, per connection.
@@ -134,8 +135,8 @@ def tls_extension(connection: SSL.Connection) -> dict[str, Any]:
     }
 
 
-class MutualTLSServer(Server):
-    """Daphne's Server listening on mutual-TLS endpoints instead of endpoint strings."""
+class MutualTLSServer(LimitedServer):
+    """Daphne's Server (with the early body limit) listening on mutual-TLS endpoints instead of endpoint strings."""
 
     def __init__(
         self,

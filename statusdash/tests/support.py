@@ -106,7 +106,7 @@ class ServerURL(str):
 def daphne_server(
     env: dict[str, str] | None = None, extra_args: list[str] | None = None, port: int | None = None
 ) -> Iterator[ServerURL]:
-    """A real Daphne serving statusdash on a free loopback port; yields its base URL (with .pid)."""
+    """A real Daphne (as the hub runs it: statusdash.lib.server) on a free loopback port; yields its base URL (with .pid)."""
     port = port or free_port()
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
@@ -114,7 +114,7 @@ def daphne_server(
         [
             sys.executable,
             "-m",
-            "daphne",
+            "statusdash.lib.server",
             "-b",
             "127.0.0.1",
             "-p",

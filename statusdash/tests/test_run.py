@@ -27,7 +27,7 @@ def test_the_worker_is_one_process_with_beat_embedded() -> None:
 
 def test_web_serves_plain_http_or_mutual_tls_on_the_agents_port() -> None:
     plain = run.commands(Path("/data/agent/local.env"), 5071, mtls=False)["web"]
-    assert plain[plain.index("-p") + 1] == "5071" and "daphne" in plain
+    assert plain[plain.index("-p") + 1] == "5071" and "statusdash.lib.server" in plain
     tls = run.commands(Path("/data/agent/local.env"), 5071, mtls=True)["web"]
     assert "statusdash.tls_server" in tls and tls[tls.index("-p") + 1] == "5071"
 

@@ -49,7 +49,16 @@ class Hub:
     def start(self) -> Hub:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "statusdash.asgi:application"],
+                [
+                    PYTHON,
+                    "-m",
+                    "statusdash.lib.server",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "statusdash.asgi:application",
+                ],
                 cwd=BASE_DIR,
                 env=self.env,
                 stdout=subprocess.DEVNULL,
