@@ -19,7 +19,7 @@ def load_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProce
     """Import the settings in a fresh interpreter with exactly these variables."""
     environment = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path / "data"), "ENV_FILE": str(tmp_path / "none")}
     environment.update(variables)
-    code = "import statusdash.settings as s; print(s.DATABASES['default']['ENGINE'], s.MTLS_ENABLED, s.CPU_THRESHOLD)"
+    code = "import statusdash.settings as s; print(s.DATABASES['default']['ENGINE'], s.MTLS_ENABLED, s.CPU_THRESHOLD, len(s.TRUSTED_PROXIES))"
     return subprocess.run(
         [sys.executable, "-c", code], cwd=BASE_DIR, env=environment, capture_output=True, text=True, timeout=60
     )
@@ -28,7 +28,8 @@ def load_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProce
 def test_defaults_run_with_no_environment(tmp_path: Path) -> None:
     result = load_settings(tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "False", "90"]
+    # No proxy is trusted unless one is named (docker-compose names its nginx).
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "False", "90", "0"]
     assert (tmp_path / "data" / "db").is_dir()
     assert (tmp_path / "data" / "backups" / "databases").is_dir()
     assert (tmp_path / "data" / "vault" / "certs").is_dir()
@@ -47,6 +48,7 @@ def test_defaults_run_with_no_environment(tmp_path: Path) -> None:
         ("DATABASE_URL", "nonsense://x", "DATABASE_URL is not a database URL"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be"),
         ("OFFLINE_AFTER_INTERVALS", "2", "OFFLINE_AFTER_INTERVALS must be greater"),
+        ("MAX_DECODED_REPORT_BYTES", "16777216", "gzip bodies inflate to at most MAX_REPORT_BYTES"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path: Path, variable: str, value: str, message: str) -> None:
@@ -66,7 +68,7 @@ def test_env_file_is_read_but_real_environment_wins(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("# comment\nCPU_THRESHOLD=70\nexport MTLS_ENABLED='true'\n")
     result = load_settings(tmp_path, ENV_FILE=str(env_file))
-    assert result.stdout.split()[1:] == ["True", "70"]
+    assert result.stdout.split()[1:][:2] == ["True", "70"]
     result = load_settings(tmp_path, ENV_FILE=str(env_file), CPU_THRESHOLD="80")
     assert result.stdout.split()[2] == "80"
 
