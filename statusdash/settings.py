@@ -250,6 +250,8 @@ else:
     for _folder in ("messages", "control"):
         (_BROKER_DIR / _folder).mkdir(mode=0o700, parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's transport, with messages renamed into place once whole (see the module).
+    CELERY_BROKER_TRANSPORT = "statusdash.lib.filebroker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "messages"),
         "data_folder_out": str(_BROKER_DIR / "messages"),

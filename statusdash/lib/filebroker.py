@@ -1,0 +1,37 @@
+"""The embedded Celery broker: kombu's filesystem transport, with messages that appear whole.
+
+kombu's filesystem transport creates a message's file under its final name and then
+writes it; a consumer listing the folder in between takes the empty file, fails to decode
+it and stops the worker (seen as `JSONDecodeError: Expecting value` in make run's worker).
+Here a message is written under a name consumers skip and renamed into place, which on one
+filesystem is atomic: a consumer sees no file or the whole file.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from time import monotonic
+from typing import Any
+
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.json import dumps
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        # Consumers take names of the form "<stamp>.<queue>.msg"; a leading dot is none of them.
+        partial = os.path.join(self.data_folder_out, f".partial-{uuid.uuid4()}")
+        try:
+            with open(partial, "wb") as file:
+                file.write(dumps(message).encode())
+            os.replace(partial, final)
+        except OSError as error:
+            raise ChannelError(f"Cannot add file {final!r} to directory") from error
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
