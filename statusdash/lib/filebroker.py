@@ -20,14 +20,15 @@ from kombu.utils.json import dumps
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+    # kombu itself names the argument `message` in AbstractChannel and `payload` in filesystem.Channel.
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         # Consumers take names of the form "<stamp>.<queue>.msg"; a leading dot is none of them.
         partial = os.path.join(self.data_folder_out, f".partial-{uuid.uuid4()}")
         try:
             with open(partial, "wb") as file:
-                file.write(dumps(message).encode())
+                file.write(dumps(payload).encode())
             os.replace(partial, final)
         except OSError as error:
             raise ChannelError(f"Cannot add file {final!r} to directory") from error
