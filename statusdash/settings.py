@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from statusdash.lib import filebroker
 from statusdash.lib.env import (
     env_bool,
     env_int,
@@ -249,9 +250,8 @@ else:
     _BROKER_DIR = DATA_DIR / "db" / "celery-broker"
     for _folder in ("messages", "control"):
         (_BROKER_DIR / _folder).mkdir(mode=0o700, parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    # kombu's transport, with messages renamed into place once whole (see the module).
-    CELERY_BROKER_TRANSPORT = "statusdash.lib.filebroker:Transport"
+    # kombu's filesystem transport, with messages renamed into place once whole (see the module).
+    CELERY_BROKER_URL = f"{filebroker.SCHEME}://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "messages"),
         "data_folder_out": str(_BROKER_DIR / "messages"),

@@ -5,6 +5,10 @@ writes it; a consumer listing the folder in between takes the empty file, fails 
 it and stops the worker (seen as `JSONDecodeError: Expecting value` in make run's worker).
 Here a message is written under a name consumers skip and renamed into place, which on one
 filesystem is atomic: a consumer sees no file or the whole file.
+
+Importing this module registers the transport under the URL scheme SCHEME (kombu finds
+transports by URL scheme), so the broker URL alone chooses it: a connection made with
+another URL (Redis) is not bent onto files by a transport setting.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from time import monotonic
 from typing import Any
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.json import dumps
 
 
@@ -36,3 +40,7 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+
+SCHEME = "statusdashfiles"
+TRANSPORT_ALIASES[SCHEME] = f"{__name__}:Transport"

@@ -96,3 +96,10 @@ def test_messages_put_while_being_taken_all_arrive_whole(channels: tuple[Any, An
     producer.join()
     # Every one, once. (Names order messages by millisecond, not within one.)
     assert sorted(received) == list(range(MESSAGES))
+
+
+def test_the_broker_url_alone_chooses_the_transport() -> None:
+    # A transport setting would also bend a connection made with a Redis URL onto files.
+    with Connection(f"{filebroker.SCHEME}://") as files, Connection("redis://127.0.0.1:1/0") as redis:
+        assert files.transport_cls == filebroker.SCHEME and isinstance(files.transport, filebroker.Transport)
+        assert redis.transport_cls == "redis"
