@@ -3,7 +3,13 @@
 Each run reads the samples added since the last one (by id, so a report replayed
 hours late still lands in its bucket) and recomputes every bucket they touch from
 the raw rows, so a rollup is always exactly the aggregate of its raw samples.
-Buckets that start before the raw window are left alone: their raw rows may be gone.
+
+A bucket that starts before the raw window cannot be recomputed (some of its raw rows
+may be gone), yet an agent back from a three-day outage sends reports that belong
+there: those samples are merged into their rollup instead (count added, min and max
+widened, the average weighted by count), once each, in the run that moves the cursor
+past them. Every accepted report thus reaches every tier that still keeps its time,
+before retention may delete its raw row (docs/deploy.md, "Late reports").
 """
 
 from __future__ import annotations
@@ -52,13 +58,26 @@ def roll_up(now: datetime | None = None) -> int:
             )
             if not new:
                 return read
-            for step, _keep in settings.ROLLUP_TIERS:
-                touched = touched_buckets(step, [(host_id, at) for _, host_id, at in new], raw_window_start(now))
+            raw_start = raw_window_start(now)
+            for step, keep in settings.ROLLUP_TIERS:
+                touched = touched_buckets(step, [(host_id, at) for _, host_id, at in new], raw_start)
                 if touched:
                     recompute(step, touched)
+                kept_from = now - timedelta(seconds=keep)
+                late = [
+                    sample_id
+                    for sample_id, _, at in new
+                    if bucket_start(at, step) < raw_start and bucket_start(at, step) >= kept_from
+                ]
+                if late:
+                    merge_late(step, late)
             cursor.last_sample_id = new[-1][0]
             cursor.save(update_fields=["last_sample_id", "updated_at"])
         read += len(new)
+
+
+def bucket_start(at: datetime, step: int) -> datetime:
+    return datetime.fromtimestamp(int(at.timestamp()) // step * step, UTC)
 
 
 def touched_buckets(step: int, samples: list[tuple[int, datetime]], raw_start: datetime) -> dict[int, set[int]]:
@@ -96,6 +115,47 @@ def recompute(step: int, touched: dict[int, set[int]]) -> None:
         for row in rows
         if row["bucket"] in touched[row["host_id"]]
     ]
+    save_rollups(rollups)
+
+
+def merge_late(step: int, sample_ids: list[int]) -> None:
+    """Fold samples whose bucket starts before the raw window into that bucket's rollup."""
+    groups: dict[tuple[int, datetime], list[dict[str, float]]] = defaultdict(list)
+    for row in MetricSample.objects.filter(id__in=sample_ids).values("host_id", "collected_at", *CHARTED_COLUMNS):
+        groups[(row["host_id"], bucket_start(row["collected_at"], step))].append(row)
+    starts = [start for _, start in groups]
+    existing = {
+        (rollup.host_id, rollup.bucket_start): rollup
+        for rollup in MetricRollup.objects.filter(
+            step=step,
+            host_id__in={host_id for host_id, _ in groups},
+            bucket_start__gte=min(starts),
+            bucket_start__lte=max(starts),
+        )
+    }
+    merged = []
+    for (host_id, start), samples in groups.items():
+        rollup = existing.get((host_id, start)) or MetricRollup(
+            host_id=host_id, step=step, bucket_start=start, sample_count=0
+        )
+        had, adding = rollup.sample_count, len(samples)
+        for column in CHARTED_COLUMNS:
+            values = [sample[column] for sample in samples]
+            low, high, total = min(values), max(values), sum(values)
+            if had:
+                low = min(low, getattr(rollup, f"{column}_min"))
+                high = max(high, getattr(rollup, f"{column}_max"))
+                total += getattr(rollup, f"{column}_avg") * had
+            setattr(rollup, f"{column}_min", low)
+            setattr(rollup, f"{column}_max", high)
+            setattr(rollup, f"{column}_avg", total / (had + adding))
+        rollup.sample_count = had + adding
+        merged.append(rollup)
+    save_rollups(merged)
+
+
+def save_rollups(rollups: list[MetricRollup]) -> None:
+    """Insert, or overwrite the values of, each bucket's rollup."""
     value_fields = ["sample_count", *(f"{c}_{a}" for c in CHARTED_COLUMNS for a in AGGREGATES)]
     MetricRollup.objects.bulk_create(
         rollups, update_conflicts=True, unique_fields=["host", "step", "bucket_start"], update_fields=value_fields

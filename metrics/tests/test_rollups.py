@@ -103,21 +103,57 @@ def test_rollups_wait_for_recent_rows_to_settle(hosts: list[Host], settings: Any
     assert roll_up(NOW + timedelta(seconds=11)) == 3
 
 
-@pytest.mark.django_db
-def test_a_report_older_than_the_raw_window_does_not_rewrite_its_rollup(hosts: list[Host], settings: Any) -> None:
-    settings.ROLLUP_TIERS = [(3600, 30 * 86400)]
-    old_bucket = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
-    MetricRollup.objects.create(
-        host=hosts[0],
-        step=3600,
-        bucket_start=old_bucket,
-        sample_count=360,
-        **{f"{c}_{a}": 1.0 for c in CHARTED_COLUMNS for a in ("min", "max", "avg")},
+def old_rollup(host: Host, start: datetime, step: int = 3600, count: int = 360, value: float = 50.0) -> MetricRollup:
+    """A rollup whose raw rows retention has already deleted."""
+    return MetricRollup.objects.create(
+        host=host,
+        step=step,
+        bucket_start=start,
+        sample_count=count,
+        **{f"{c}_{a}": value for c in CHARTED_COLUMNS for a in ("min", "max", "avg")},
     )
+
+
+@pytest.mark.django_db
+def test_a_late_report_before_the_raw_window_is_merged_into_its_rollup(hosts: list[Host], settings: Any) -> None:
+    settings.ROLLUP_TIERS = [(3600, 30 * 86400)]
+    old_bucket = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)  # days before the raw window
+    old_rollup(hosts[0], old_bucket, count=360, value=50.0)
     with time_machine.travel(NOW - timedelta(minutes=1), tick=False):
-        add_samples(hosts[0], old_bucket + timedelta(minutes=5), 1)
+        (late,) = add_samples(hosts[0], old_bucket + timedelta(minutes=5), 1)
+    assert roll_up(NOW) == 1
+    rollup = MetricRollup.objects.get()
+    # Recomputing from the raw rows would say 1 sample: the other 360 are gone.
+    assert rollup.sample_count == 361
+    assert rollup.cpu_percent_min == min(50.0, late.cpu_percent)
+    assert rollup.cpu_percent_max == max(50.0, late.cpu_percent)
+    assert rollup.cpu_percent_avg == pytest.approx((50.0 * 360 + late.cpu_percent) / 361, rel=1e-12)
+    assert roll_up(NOW) == 0
+    assert MetricRollup.objects.get().sample_count == 361  # merged once
+
+
+@pytest.mark.django_db
+def test_late_reports_before_the_raw_window_make_the_rollups_they_lack(hosts: list[Host], settings: Any) -> None:
+    settings.ROLLUP_TIERS = [(900, 3 * 86400), (3600, 30 * 86400)]
+    start = datetime.fromtimestamp(int((NOW - timedelta(days=5)).timestamp()) // 3600 * 3600, UTC)
+    with time_machine.travel(NOW - timedelta(minutes=1), tick=False):
+        add_samples(hosts[0], start, 360)  # an hour of them, days before the raw window
+    assert roll_up(NOW) == 360
+    assert not MetricRollup.objects.filter(step=900).exists()  # that tier no longer keeps their time
+    assert_exact(3600)
+
+
+@pytest.mark.django_db
+def test_a_bucket_straddling_the_raw_window_keeps_its_deleted_rows(hosts: list[Host], settings: Any) -> None:
+    settings.ROLLUP_TIERS = [(3600, 30 * 86400)]
+    raw_start = NOW - timedelta(hours=settings.RAW_RETENTION_HOURS)
+    straddling = datetime.fromtimestamp(int(raw_start.timestamp()) // 3600 * 3600, UTC)
+    assert straddling < raw_start
+    old_rollup(hosts[0], straddling, count=100, value=10.0)
+    with time_machine.travel(NOW - timedelta(minutes=1), tick=False):
+        add_samples(hosts[0], straddling + timedelta(minutes=59), 1)
     roll_up(NOW)
-    assert MetricRollup.objects.get().sample_count == 360
+    assert MetricRollup.objects.get().sample_count == 101
 
 
 def test_history_reads_raw_within_the_raw_window_and_coarser_tiers_beyond(settings: Any) -> None:
