@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from conftest import hub_env
 from agent.spool import Spool
 from agent.transport import encode
+from conftest import hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
 from metrics.history import history
 from metrics.models import MetricRollup, MetricSample
