@@ -117,8 +117,9 @@ class Host(models.Model):
         return HostStatus.OFFLINE
 
     @classmethod
-    def record_report(cls, host_id: int, system: dict[str, Any], cpu_count: int) -> None:
+    def record_report(cls, host_id: int, system: dict[str, Any], cpu_count: int) -> bool:
         """Set last seen (and first seen, once) and what the agent says about the machine.
+        False when the host row is gone (deleted since its agent was identified).
 
         Every report runs this, so it is one UPDATE built here: `QuerySet.update()`
         spent 0.9 ms of CPU building the statement against 0.1 ms running it. Values
@@ -149,6 +150,7 @@ class Host(models.Model):
         sql = f"UPDATE {quote(cls._meta.db_table)} SET {', '.join(assignments)} WHERE {quote('id')} = %s"  # noqa: S608
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, host_id])
+            return cursor.rowcount == 1
 
 
 class ApiKeyScope(models.TextChoices):

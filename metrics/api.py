@@ -8,11 +8,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Status
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
 from hosts.identity import AgentIdentity, identify_agent
 from metrics import ingest
+from metrics.models import HostGone
 from metrics.schemas import (
     MAX_REPORTS_PER_BATCH,
     ReportAccepted,
@@ -94,7 +95,15 @@ def listed_errors(error: PydanticValidationError) -> list[dict[str, Any]]:
 @router.post(
     "/report",
     auth=agent_auth,
-    response={202: ReportAccepted, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 503: ErrorOut},
+    response={
+        202: ReportAccepted,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        410: ErrorOut,
+        413: ErrorOut,
+        503: ErrorOut,
+    },
     openapi_extra=_report_body_schema(),
 )
 def report(request: HttpRequest) -> Status:
@@ -118,7 +127,10 @@ def report(request: HttpRequest) -> Status:
                 }
             ]
         )
-    stored, duplicates = ingest.store_reports(identity.host, [r.model_dump() for r in reports])
+    try:
+        stored, duplicates = ingest.store_reports(identity.host, [r.model_dump() for r in reports])
+    except HostGone as gone:
+        raise HttpError(410, str(gone)) from None
     observability.record_ingest(len(stored), duplicates, time.perf_counter() - started)
     log.info(
         "report accepted",

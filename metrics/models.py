@@ -33,6 +33,13 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+class HostGone(Exception):
+    """The reporting host's row was deleted after its agent was identified."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"host {name!r} no longer exists: it was deleted; enroll it again to report")
+
+
 class MetricSample(models.Model):
     """A report as the dashboard reads it.
 
@@ -115,13 +122,17 @@ class MetricSample(models.Model):
         Opens no transaction of its own: run it inside the caller's (`metrics.ingest`
         opens the one the write path uses) so the batch is stored all-or-nothing.
         """
+        newest = max(reports, key=lambda r: r["collected_at"])
+        # First, so a host deleted since its agent was identified fails this request alone,
+        # with a reason, before any row refers to it (foreign keys are checked at COMMIT).
+        # On PostgreSQL the UPDATE also locks the row: a delete now waits for this commit.
+        if not Host.record_report(host.pk, newest["system"], newest["cpu"]["count"]):
+            raise HostGone(host.name)
         by_time: dict[datetime, MetricSample] = {}
         for report in reports:
             if report["collected_at"] not in by_time:
                 by_time[report["collected_at"]] = cls.from_report(host, report)
-        newest = max(reports, key=lambda r: r["collected_at"])
         stored = cls._insert_new(list(by_time.values()))
-        Host.record_report(host.pk, newest["system"], newest["cpu"]["count"])
         return stored, len(reports) - len(stored)
 
     @classmethod
