@@ -16,7 +16,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern
 from ninja import NinjaAPI, Schema, Status
-from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from dashboard.api import router as hosts_router
 from hosts.auth import LoginThrottle, issue_token
@@ -160,8 +160,10 @@ def identity_refused(request: HttpRequest, exc: IdentityRefused) -> HttpResponse
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     # django-ninja turns any parser error into "400 Cannot parse request body"; the parser's
-    # own HttpError (413 too large, 415 gzip without credentials, 400 with the reason) is the
-    # cause, and the client deserves it.
+    # own error (413 too large, 415 gzip without credentials, 400 with the reason, 422 naming
+    # a field) is the cause, and the client deserves it.
+    if isinstance(exc.__cause__, ValidationError):
+        return api.on_exception(request, exc.__cause__)
     shown = exc.__cause__ if isinstance(exc.__cause__, HttpError) else exc
     return api.create_response(request, {"detail": shown.message}, status=shown.status_code)
 

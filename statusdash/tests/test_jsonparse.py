@@ -142,3 +142,59 @@ def test_hostile_bodies_do_not_grow_the_hub(tmp_path: Path) -> None:
     print(f"hub RSS around {len(statuses)} hostile requests: {before:.0f} -> {after:.0f} MiB")
     assert all(400 <= status < 500 for status in statuses), statuses
     assert after - before < 50, f"the hub grew from {before:.0f} MiB to {after:.0f} MiB"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("place", "loc"),
+    [
+        (lambda r: r["system"].update(kernel="6.1\u0000evil"), ["body", "system", "kernel"]),
+        (lambda r: r["disks"][0].update(mount="/data\u0000"), ["body", "disks", 0, "mount"]),
+        (lambda r: r["system"].update({"ext\u0000ra": "x"}), ["body", "system", "ext\u0000ra"]),
+    ],
+)
+def test_nul_in_a_report_is_a_422_naming_the_field(
+    client: Client, make_report: Any, place: Any, loc: list[Any]
+) -> None:
+    from metrics.models import MetricSample
+
+    host = Host.objects.create(name="web-1")
+    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+    report = make_report()
+    place(report)
+    response = client.post(
+        "/api/metrics/report",
+        data=json.dumps(report),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"] == [
+        {"loc": loc, "msg": "NUL characters (\\u0000) are not allowed", "type": "value_error"}
+    ]
+    assert MetricSample.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_nul_on_a_schema_endpoint_is_a_422_too(client: Client) -> None:
+    body = json.dumps({"username": "admin\u0000", "password": "x"})
+    response = client.post("/api/auth/token", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "username"]
+
+
+@pytest.mark.django_db
+def test_an_escaped_backslash_before_u0000_is_plain_text(client: Client, make_report: Any) -> None:
+    host = Host.objects.create(name="web-1")
+    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+    report = make_report()
+    report["system"]["kernel"] = "C:\\u0000"  # a backslash, then the text u0000: no NUL
+    response = client.post(
+        "/api/metrics/report",
+        data=json.dumps(report),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert response.status_code == 202, response.content
+    host.refresh_from_db()
+    assert host.kernel == "C:\\u0000"
