@@ -21,6 +21,7 @@ from alerts.models import HOST_OFFLINE_RULE, SEVERITY_RANK, Alert, AlertRule, Br
 from alerts.rules import describe_reading, readings
 from hosts.models import Host
 from metrics.models import MetricSample
+from statusdash.lib.observability import record_alert_evaluation_failure
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,16 @@ def evaluation_horizon() -> timedelta:
 def evaluate_stored(sender: Any, host: Host, samples: list[MetricSample], **kwargs: Any) -> None:
     """samples_stored receiver: evaluate the rules inside the ingest transaction.
 
-    In a savepoint, so that a broken rule never costs the data: the samples stay,
-    the rule's error is logged.
+    In a savepoint, so that a broken rule never costs the data: the samples stay, the
+    error is logged and counted (statusdash_alert_evaluation_failures_total in /metrics),
+    never silent: a host whose rules fail is a host nobody is alerted about.
     """
     try:
         with transaction.atomic():
             evaluate_samples(host, samples)
     except Exception:
         log.exception("alert evaluation failed", extra={"host": host.name})
+        record_alert_evaluation_failure()
 
 
 def evaluate_samples(host: Host, samples: list[MetricSample]) -> None:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from alerts import events
 from hosts.models import Host, validate_tags
+from metrics.schemas import MOUNT_MAX_LENGTH, SENSOR_MAX_LENGTH
 
 
 class AlertState(models.TextChoices):
@@ -51,6 +52,9 @@ class Metric(models.TextChoices):
 
 # Rule names the hub raises itself (not AlertRule rows).
 HOST_OFFLINE_RULE = "host_offline"
+# An alert's subject is a mount or a sensor as the agent reports it: whatever a report may
+# carry must fit, or a long mount path would fail the alert (PostgreSQL enforces lengths).
+SUBJECT_MAX_LENGTH = max(MOUNT_MAX_LENGTH, SENSOR_MAX_LENGTH)
 
 
 class AlertRule(models.Model):
@@ -75,7 +79,9 @@ class AlertRule(models.Model):
     )
     tag = models.CharField(max_length=40, blank=True, help_text="Only hosts with this tag. Empty: any.")
     subject = models.CharField(
-        max_length=200, blank=True, help_text="Only this mount or sensor (disk, temperature). Empty: all."
+        max_length=SUBJECT_MAX_LENGTH,
+        blank=True,
+        help_text="Only this mount or sensor (disk, temperature). Empty: all.",
     )
     enabled = models.BooleanField(default=True)
 
@@ -119,7 +125,7 @@ class Breach(models.Model):
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="breaches")
     host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="breaches")
-    subject = models.CharField(max_length=200, blank=True)
+    subject = models.CharField(max_length=SUBJECT_MAX_LENGTH, blank=True)
     since = models.DateTimeField()
     severity = models.CharField(max_length=10, choices=Severity.choices)
     value = models.FloatField()
@@ -197,7 +203,9 @@ class AlertQuerySet(models.QuerySet["Alert"]):
 class Alert(models.Model):
     host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
     rule = models.CharField(max_length=100)
-    subject = models.CharField(max_length=200, blank=True, help_text="What the rule looked at, e.g. a mount.")
+    subject = models.CharField(
+        max_length=SUBJECT_MAX_LENGTH, blank=True, help_text="What the rule looked at, e.g. a mount."
+    )
     state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.FIRING, db_index=True)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
     message = models.TextField(blank=True)

@@ -39,8 +39,13 @@ class SwapIn(BaseModel):
     percent: Percent
 
 
+# Mounts and sensors become alert subjects: alerts.models sizes its subject columns from these.
+MOUNT_MAX_LENGTH = 500
+SENSOR_MAX_LENGTH = 200
+
+
 class DiskIn(BaseModel):
-    mount: Annotated[str, Field(min_length=1, max_length=500)]
+    mount: Annotated[str, Field(min_length=1, max_length=MOUNT_MAX_LENGTH)]
     device: Annotated[str, Field(max_length=500)]
     fstype: Annotated[str, Field(max_length=50)]
     total: Bytes
@@ -60,7 +65,7 @@ class NetworkIn(BaseModel):
 
 
 class TemperatureIn(BaseModel):
-    sensor: Annotated[str, Field(min_length=1, max_length=200)]
+    sensor: Annotated[str, Field(min_length=1, max_length=SENSOR_MAX_LENGTH)]
     celsius: Annotated[float, Field(ge=-273.15, le=1000, allow_inf_nan=False)]
 
 

@@ -243,3 +243,68 @@ def test_a_failing_alert_evaluation_does_not_lose_the_report(
     )
     assert response.status_code == 202
     assert MetricSample.objects.filter(host=host).count() == 1
+
+
+@pytest.mark.django_db
+def test_levels_are_reached_at_the_level_itself(host: Host, clock: Any) -> None:
+    ingest(host, disks={"/": 90.0})  # disk: warning 90, critical 95, "at or above"
+    [alert] = firing("disk")
+    assert alert.severity == "warning"
+    ingest(host, disks={"/": 95.0})
+    assert firing("disk")[0].severity == "critical"
+
+
+@pytest.mark.django_db
+def test_a_value_at_the_clear_level_keeps_the_alert_firing(host: Host, clock: Any) -> None:
+    ingest(host, disks={"/": 91.0})  # disk: clear 88; it resolves only below it
+    ingest(host, disks={"/": 88.0})
+    assert len(firing("disk")) == 1
+    ingest(host, disks={"/": 87.99})
+    assert firing("disk") == []
+
+
+@pytest.mark.django_db
+def test_a_mount_as_long_as_a_report_may_carry_raises_its_alert(
+    client: Client, host: Host, agent_key: str, make_report: Any
+) -> None:
+    """Subjects fit any mount a report may carry (PostgreSQL enforces column lengths)."""
+    from metrics.schemas import MOUNT_MAX_LENGTH
+
+    long_mount = "/" + "m" * (MOUNT_MAX_LENGTH - 1)
+    body = make_report()
+    body["memory"]["percent"] = 99.0
+    body["disks"] = [
+        {**body["disks"][0], "mount": "/", "percent": 40.0},
+        {**body["disks"][0], "mount": long_mount, "percent": 99.0},
+    ]
+    response = client.post(
+        "/api/metrics/report", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {agent_key}"
+    )
+    assert response.status_code == 202
+    assert [a.subject for a in firing("disk")] == [long_mount]
+    assert Breach.objects.filter(rule__name="memory").exists()  # memory waits its duration
+
+
+@pytest.mark.django_db
+def test_an_evaluation_error_is_logged_and_counted(
+    client: Client,
+    host: Host,
+    agent_key: str,
+    make_report: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from statusdash.lib.observability import ALERT_EVALUATION_FAILURES
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a rule that cannot be evaluated")
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", broken)
+    before = ALERT_EVALUATION_FAILURES._value.get()
+    response = client.post(
+        "/api/metrics/report", make_report(), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {agent_key}"
+    )
+    assert response.status_code == 202  # the report is kept
+    assert MetricSample.objects.filter(host=host).count() == 1
+    assert ALERT_EVALUATION_FAILURES._value.get() == before + 1
+    assert [r.getMessage() for r in caplog.records if r.name == "alerts.evaluate"] == ["alert evaluation failed"]

@@ -211,6 +211,15 @@ def test_an_accepted_certificate_is_refused_once_it_expires(certs: CertMaker, ce
         assert "expired" in refusal(tls_request(files)).reason
 
 
+def test_a_remembered_certificate_is_refused_the_second_after_it_expires(
+    certs: CertMaker, cert_host: Host, mtls: None
+) -> None:
+    files = certs.client("agent-1", days=1)
+    identify_agent(tls_request(files))  # accepted, and remembered for AUTH_CACHE_SECONDS
+    with time_machine.travel(files.certificate.not_valid_after_utc + timedelta(seconds=1)):
+        assert "expired" in refusal(tls_request(files)).reason
+
+
 def test_a_certificate_of_a_deleted_host_does_not_identify_a_new_host_of_that_name(
     certs: CertMaker, cert_host: Host, mtls: None
 ) -> None:

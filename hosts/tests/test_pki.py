@@ -80,6 +80,14 @@ def test_a_certificate_expires_when_time_passes(certs: CertMaker) -> None:
         pki.check_signed_by_ca(files.certificate)
 
 
+def test_a_certificate_is_valid_through_its_last_second_and_not_one_second_more(certs: CertMaker) -> None:
+    certificate = certs.client("web-1", days=10).certificate
+    last = certificate.not_valid_after_utc
+    pki.check_signed_by_ca(certificate, now=last)  # notAfter is inclusive (RFC 5280)
+    with pytest.raises(pki.CertificateProblem, match="expired"):
+        pki.check_signed_by_ca(certificate, now=last + timedelta(seconds=1))
+
+
 def test_check_client_refuses_revoked_with_reason(certs: CertMaker) -> None:
     with pytest.raises(CertificateRefused, match=r"revoked at .*\(key compromise\)"):
         Certificate.objects.check_client(certs.revoked("web-1").certificate)

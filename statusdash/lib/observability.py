@@ -137,6 +137,11 @@ SWEEP_DURATION = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
     registry=None,
 )
+ALERT_EVALUATION_FAILURES = Counter(
+    "statusdash_alert_evaluation_failures",
+    "Reports whose alert rules could not be evaluated (the report is stored; the error is logged).",
+    registry=None,
+)
 SWEEP_FAILURES = Counter(
     "statusdash_sweep_failures",
     "Periodic Celery sweeps that raised, by task.",
@@ -156,6 +161,10 @@ def record_ingest(accepted: int, duplicates: int, seconds: float) -> None:
     INGEST_REPORTS.labels("accepted").inc(accepted)
     INGEST_REPORTS.labels("duplicate").inc(duplicates)
     INGEST_DURATION.observe(seconds)
+
+
+def record_alert_evaluation_failure() -> None:
+    ALERT_EVALUATION_FAILURES.inc()
 
 
 def record_rejection(path: str, status: int) -> None:
