@@ -3,8 +3,10 @@ HTTP/2 (ALPN), a real WebSocket, and the agent enrolling and reporting."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -212,13 +214,12 @@ def test_openssl_refusal_reaches_the_agent_through_the_scope(
     )
 
 
-def h2_post(url: str, ca_file: str, files: ClientFiles, path: str, body: bytes) -> tuple[str, int, bytes]:
-    """One HTTP/2 request with the `h2` package over a TLS socket: (ALPN protocol, status, body)."""
-    import socket
-
+@contextlib.contextmanager
+def h2_connection(url: str, ca_file: str, files: ClientFiles) -> Iterator[tuple[Any, ssl.SSLSocket, str]]:
+    """An HTTP/2 client connection (the `h2` package) over TLS with a client certificate:
+    (connection, socket, the authority to name in requests)."""
     from h2.config import H2Configuration
     from h2.connection import H2Connection
-    from h2.events import DataReceived, ResponseReceived, StreamEnded
 
     context = ssl.create_default_context(cafile=ca_file)
     context.load_cert_chain(*files.pair)
@@ -230,7 +231,15 @@ def h2_post(url: str, ca_file: str, files: ClientFiles, path: str, body: bytes) 
     ):
         conn = H2Connection(H2Configuration(client_side=True))
         conn.initiate_connection()
-        headers = [(":method", "POST"), (":path", path), (":scheme", "https"), (":authority", parts.netloc)]
+        yield conn, tls, parts.netloc
+
+
+def h2_post(url: str, ca_file: str, files: ClientFiles, path: str, body: bytes) -> tuple[str, int, bytes]:
+    """One HTTP/2 request over a TLS socket: (ALPN protocol, status, body)."""
+    from h2.events import DataReceived, ResponseReceived, StreamEnded
+
+    with h2_connection(url, ca_file, files) as (conn, tls, authority):
+        headers = [(":method", "POST"), (":path", path), (":scheme", "https"), (":authority", authority)]
         headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
         conn.send_headers(1, headers)
         conn.send_data(1, body, end_stream=True)
@@ -274,24 +283,11 @@ def test_http2_resets_a_stream_that_announces_an_oversized_body(
     tls_hub: str, ca_file: str, certs: CertMaker, agent_host: Host
 ) -> None:
     """The early body limit (statusdash/lib/server.py) holds on the mutual-TLS port's HTTP/2 too."""
-    import socket
-
-    from h2.config import H2Configuration
-    from h2.connection import H2Connection
     from h2.events import ResponseReceived, StreamReset
 
-    context = ssl.create_default_context(cafile=ca_file)
-    context.load_cert_chain(*certs.client("agent-1").pair)
-    context.set_alpn_protocols(["h2"])
-    parts = urlsplit(tls_hub)
-    with (
-        socket.create_connection((parts.hostname, parts.port), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname=parts.hostname) as tls,
-    ):
-        conn = H2Connection(H2Configuration(client_side=True))
-        conn.initiate_connection()
+    with h2_connection(tls_hub, ca_file, certs.client("agent-1")) as (conn, tls, authority):
         headers = [(":method", "POST"), (":path", "/api/metrics/report"), (":scheme", "https")]
-        headers += [(":authority", parts.netloc), ("content-length", str(10 * 1024**3))]
+        headers += [(":authority", authority), ("content-length", str(10 * 1024**3))]
         conn.send_headers(1, headers)  # and not a byte of the ten gigabytes
         tls.sendall(conn.data_to_send())
         outcome = None

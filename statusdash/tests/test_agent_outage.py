@@ -35,28 +35,37 @@ def wait_for(condition: Any, seconds: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_reports_collected_while_the_hub_is_down_arrive_exactly_once(tmp_path: Path) -> None:
-    host = Host.objects.create(name="outage-host")
-    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
-    port = free_port()
-    env = hub_env(tmp_path)
-    log_path = tmp_path / "agent.log"
-    agent_env = {
+def agent_environment(port: int, key: str, spool: Path) -> dict[str, str]:
+    """A key-authenticated agent reporting every second to a hub on this port."""
+    return {
         "PATH": os.environ["PATH"],
         "SERVER_URL": f"http://127.0.0.1:{port}",
         "MTLS_ENABLED": "false",
         "API_KEY": key,
         "REPORT_INTERVAL": "1",
         "REQUEST_TIMEOUT": "2",
-        "SPOOL_DIR": str(tmp_path / "spool"),
+        "SPOOL_DIR": str(spool),
         "LOG_LEVEL": "DEBUG",
     }
+
+
+def start_agent(environment: dict[str, str], log_file: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent", "run"], cwd=BASE_DIR, env=environment, stdout=log_file, stderr=log_file
+    )
+
+
+def test_reports_collected_while_the_hub_is_down_arrive_exactly_once(tmp_path: Path) -> None:
+    host = Host.objects.create(name="outage-host")
+    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+    port = free_port()
+    env = hub_env(tmp_path)
+    log_path = tmp_path / "agent.log"
+    agent_env = agent_environment(port, key, tmp_path / "spool")
     stored = lambda: MetricSample.objects.filter(host=host).count()  # noqa: E731
 
     with log_path.open("w") as log_file:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "agent", "run"], cwd=BASE_DIR, env=agent_env, stdout=log_file, stderr=log_file
-        )
+        agent = start_agent(agent_env, log_file)
         try:
             with daphne_server(env=env, port=port):
                 wait_for(lambda: stored() >= 2, 30, "reports before the outage")
@@ -99,19 +108,9 @@ def test_a_three_day_outage_backfills_into_every_tier(tmp_path: Path, settings: 
 
     port = free_port()
     log_path = tmp_path / "agent.log"
-    agent_env = {
-        "PATH": os.environ["PATH"],
-        "SERVER_URL": f"http://127.0.0.1:{port}",
-        "MTLS_ENABLED": "false",
-        "API_KEY": key,
-        "REPORT_INTERVAL": "1",
-        "SPOOL_DIR": str(tmp_path / "spool"),
-        "LOG_LEVEL": "DEBUG",
-    }
+    agent_env = agent_environment(port, key, tmp_path / "spool")
     with daphne_server(env=hub_env(tmp_path), port=port), log_path.open("w") as log_file:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "agent", "run"], cwd=BASE_DIR, env=agent_env, stdout=log_file, stderr=log_file
-        )
+        agent = start_agent(agent_env, log_file)
         try:
             wait_for(lambda: " 0 left" in log_path.read_text(), 90, "the spool to drain")
             agent.send_signal(signal.SIGTERM)

@@ -17,6 +17,18 @@ from hosts.models import ApiKey, ApiKeyScope, Host
 UNAUTHENTICATED_BODY_ENDPOINTS = ["/api/metrics/validate", "/api/enroll", "/api/auth/token"]
 
 
+def post_as_agent(client: Client, report: dict[str, Any]) -> Any:
+    """POST a report with a new agent key of host web-1."""
+    host = Host.objects.create(name="web-1")
+    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
+    return client.post(
+        "/api/metrics/report",
+        data=json.dumps(report),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+
+
 def post_gzip(client: Client, path: str, payload: bytes, **headers: str) -> Any:
     return client.post(
         path, data=gzip.compress(payload), content_type="application/json", HTTP_CONTENT_ENCODING="gzip", **headers
@@ -158,16 +170,9 @@ def test_nul_in_a_report_is_a_422_naming_the_field(
 ) -> None:
     from metrics.models import MetricSample
 
-    host = Host.objects.create(name="web-1")
-    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
     report = make_report()
     place(report)
-    response = client.post(
-        "/api/metrics/report",
-        data=json.dumps(report),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {key}",
-    )
+    response = post_as_agent(client, report)
     assert response.status_code == 422, response.content
     assert response.json()["detail"] == [
         {"loc": loc, "msg": "NUL characters (\\u0000) are not allowed", "type": "value_error"}
@@ -185,16 +190,8 @@ def test_nul_on_a_schema_endpoint_is_a_422_too(client: Client) -> None:
 
 @pytest.mark.django_db
 def test_an_escaped_backslash_before_u0000_is_plain_text(client: Client, make_report: Any) -> None:
-    host = Host.objects.create(name="web-1")
-    _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
     report = make_report()
     report["system"]["kernel"] = "C:\\u0000"  # a backslash, then the text u0000: no NUL
-    response = client.post(
-        "/api/metrics/report",
-        data=json.dumps(report),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {key}",
-    )
+    response = post_as_agent(client, report)
     assert response.status_code == 202, response.content
-    host.refresh_from_db()
-    assert host.kernel == "C:\\u0000"
+    assert Host.objects.get(name="web-1").kernel == "C:\\u0000"
