@@ -50,7 +50,7 @@ def backup_database(now: datetime | None = None, keep: int | None = None) -> Pat
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     try:
         if is_sqlite():
-            copy_sqlite(sqlite_path(), partial)
+            snapshot_sqlite(sqlite_path(), partial)
         else:
             run_pg("pg_dump", "--format=custom", "--no-owner", f"--file={partial}")
         check_backup(partial)
@@ -72,13 +72,45 @@ def copy_sqlite(source: Path, target: Path) -> None:
         dst.close()
 
 
+def snapshot_sqlite(source: Path, target: Path) -> None:
+    """A copy of `source` as one self-contained file.
+
+    The copy takes the live database's WAL mode with its first page. Left so, every later
+    read-only open (the integrity check, a restore's) creates `-wal` and `-shm` files
+    beside it that a read-only connection cannot remove: the `*.partial-wal` and
+    `*.partial-shm` every backup used to leave. In rollback-journal mode it has none.
+    """
+    copy_sqlite(source, target)
+    db = sqlite3.connect(target)
+    try:
+        db.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        db.close()
+
+
+JOURNAL_SUFFIXES = ("-wal", "-shm")
+
+
 def rotate(keep: int) -> list[Path]:
-    """Delete all but the newest `keep` backups; returns what was deleted."""
-    backups = sorted(backup_dir().glob(f"{PREFIX}*[0-9]Z.*"), reverse=True)
+    """Delete all but the newest `keep` backups, and journal files left without their database;
+    returns what was deleted."""
+    directory = backup_dir()
+    backups = sorted(directory.glob(f"{PREFIX}*[0-9]Z.*"), reverse=True)
     backups = [p for p in backups if p.suffix in (".db", ".dump")]
     for old in backups[keep:]:
         old.unlink()
-    return backups[keep:]
+    # A journal file whose database is gone belongs to no one: a finished or abandoned
+    # backup's `.partial` (older versions left one pair per backup), or a rotated backup
+    # that a read-only open had put in WAL mode. A backup in progress still has its
+    # `.partial`, so its journal is kept.
+    orphans = [
+        path
+        for path in sorted(directory.iterdir())
+        if path.name.endswith(JOURNAL_SUFFIXES) and not path.with_name(path.name[:-4]).exists()
+    ]
+    for orphan in orphans:
+        orphan.unlink(missing_ok=True)
+    return [*backups[keep:], *orphans]
 
 
 def check_backup(path: Path) -> None:

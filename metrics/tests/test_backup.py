@@ -53,6 +53,69 @@ def test_backups_rotate_keeping_the_newest(backups: Path) -> None:
     assert not list(backups.glob("*.partial"))
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_backup_leaves_nothing_but_itself_in_the_directory(backups: Path) -> None:
+    first = backup.backup_database(now=datetime(2026, 3, 1, tzinfo=UTC))
+    second = backup.backup_database(now=datetime(2026, 3, 2, tzinfo=UTC))
+    assert sorted(backups.iterdir()) == [first, second]
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_sqlite_backup_stays_one_file_when_opened_read_only(backups: Path) -> None:
+    # Rotation would sweep the journal files up later; the copy must not make them at all.
+    path = backup.backup_database()
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    assert db.execute("SELECT count(*) FROM hosts_host").fetchone() == (0,)
+    db.close()
+    assert sorted(backups.iterdir()) == [path]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotation_removes_journal_files_older_versions_left_beside_backups(backups: Path) -> None:
+    backups.mkdir(parents=True)
+    old = backups / "statusdash-20260228T031700000000Z.db"
+    old.write_bytes(b"")
+    leftovers = [
+        backups / "statusdash-20260228T031700000000Z.db.partial-wal",
+        backups / "statusdash-20260228T031700000000Z.db.partial-shm",
+        backups / "statusdash-20260227T031700000000Z.db-wal",  # beside a backup rotated away
+    ]
+    for path in leftovers:
+        path.write_bytes(b"")
+
+    written = backup.backup_database(now=datetime(2026, 3, 1, tzinfo=UTC))
+
+    assert sorted(backups.iterdir()) == [old, written]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotation_keeps_the_journal_of_a_backup_still_being_written(backups: Path) -> None:
+    backups.mkdir(parents=True)
+    partial = backups / "statusdash-20260301T120000000000Z.db.partial"  # another backup, writing
+    in_progress = [partial, partial.with_name(partial.name + "-wal")]
+    for path in in_progress:
+        path.write_bytes(b"")
+
+    written = backup.backup_database(now=datetime(2026, 3, 1, tzinfo=UTC))
+
+    assert sorted(backups.iterdir()) == sorted([*in_progress, written])
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_rotation_takes_a_rotated_backups_journal_files_with_it(backups: Path) -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    oldest = backup.backup_database(now=start, keep=1)
+    # A read-only open of a backup in WAL mode (older versions wrote them so) left these.
+    for suffix in backup.JOURNAL_SUFFIXES:
+        oldest.with_name(oldest.name + suffix).write_bytes(b"")
+
+    newest = backup.backup_database(now=start + timedelta(days=1), keep=1)
+
+    assert sorted(backups.iterdir()) == [newest]
+
+
 @sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_restore_of_a_missing_file_is_refused(backups: Path) -> None:
