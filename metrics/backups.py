@@ -1,9 +1,9 @@
-"""Database backups and restores: SQLite through its online backup API, PostgreSQL through pg_dump.
+"""Database backups: SQLite through its online backup API, PostgreSQL through pg_dump.
 
 Backups go to DATA_DIR/backups/databases/ as `statusdash-<UTC time>.db` (SQLite)
 or `.dump` (pg_dump's custom format); the newest BACKUP_KEEP are kept. A file is
 written under a temporary name and renamed once complete and checked, so a crash
-never leaves a half backup that looks whole.
+never leaves a half backup that looks whole. Restoring one is `metrics/restore.py`'s.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 PREFIX = "statusdash-"
@@ -143,30 +143,26 @@ def check_sqlite(path: Path) -> None:
         raise BackupError(f"{path}: not a statusdash database (no django_migrations table)")
 
 
-def restore_database(path: Path) -> Path:
-    """Replace the live database with a checked backup; returns a safety copy of what was replaced."""
-    check_backup(path)
-    safety = backup_database(keep=10**6)
-    safety = safety.rename(safety.with_name("pre-restore-" + safety.name))
-    connections.close_all()
-    if is_sqlite():
-        # Copying into the open database through the backup API (not a file copy) keeps
-        # its WAL consistent for any process that still has it open.
-        copy_sqlite(path, sqlite_path())
-    else:
-        run_pg("pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", str(path))
-    return safety
-
-
-def run_pg(program: str, *args: str, database: bool = True) -> str:
+def pg_environment() -> dict[str, str]:
+    """The environment that points PostgreSQL's client tools at the live database's server."""
     db = connection.settings_dict
     env = {**os.environ}
     for variable, key in (("PGHOST", "HOST"), ("PGPORT", "PORT"), ("PGUSER", "USER"), ("PGPASSWORD", "PASSWORD")):
         if db.get(key):
             env[variable] = str(db[key])
-    command = [program, *args, *([f"--dbname={db['NAME']}"] if database else [])]
+    return env
+
+
+def pg_database_argument() -> str:
+    return f"--dbname={connection.settings_dict['NAME']}"
+
+
+def run_pg(program: str, *args: str, database: bool = True) -> str:
+    command = [program, *args, *([pg_database_argument()] if database else [])]
     try:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600, check=False)
+        result = subprocess.run(
+            command, env=pg_environment(), capture_output=True, text=True, timeout=3600, check=False
+        )
     except FileNotFoundError:
         raise BackupError(f"{program} is not installed (PostgreSQL client tools are needed)") from None
     if result.returncode != 0:
