@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -63,9 +64,19 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ("rule", "subject", "host", "state", "severity", "started_at", "resolved_at", "acknowledged_by")
+    list_display = (
+        "rule",
+        "subject",
+        "host",
+        "service",
+        "state",
+        "severity",
+        "started_at",
+        "resolved_at",
+        "acknowledged_by",
+    )
     list_filter = ("state", "severity", "rule")
-    search_fields = ("rule", "subject", "host__name", "message")
+    search_fields = ("rule", "subject", "host__name", "service", "message")
     list_select_related = ("host", "acknowledged_by")
     readonly_fields = [*(f.name for f in Alert._meta.fields), "delivery_log"]
     inlines = [TransitionInline, AuditInline]
@@ -93,12 +104,29 @@ class AlertAdmin(admin.ModelAdmin):
         self.message_user(request, f"Acknowledged {done} alert(s).")
 
 
+class SilenceForm(forms.ModelForm):
+    class Meta:
+        model = Silence
+        fields = ("reason", "starts_at", "ends_at", "hosts", "tags", "services", "hub")
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        # Checked here, not in Silence.clean(): the hosts are not on the row until after it is saved.
+        targets = [data.get(name) for name in ("hosts", "tags", "services", "hub")]
+        if not self.errors and not any(targets):
+            raise forms.ValidationError("A silence must cover something: a host, a tag, a service or hub alerts.")
+        return data
+
+
 @admin.register(Silence)
 class SilenceAdmin(admin.ModelAdmin):
-    list_display = ("reason", "starts_at", "ends_at", "active_now", "created_by", "created_at")
-    list_filter = ("starts_at",)
+    form = SilenceForm
+    list_display = ("reason", "scope", "starts_at", "ends_at", "active_now", "created_by", "created_at")
+    list_filter = ("starts_at", "hub")
     search_fields = ("reason",)
     filter_horizontal = ("hosts",)
+    fields = ("reason", "starts_at", "ends_at", "hosts", "tags", "services", "hub", "created_by", "created_at")
     readonly_fields = ("created_by", "created_at")
     inlines = [AuditInline]
     actions = ["end_now"]
@@ -106,6 +134,13 @@ class SilenceAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="active")
     def active_now(self, silence: Silence) -> bool:
         return silence.is_active()
+
+    @admin.display(description="covers")
+    def scope(self, silence: Silence) -> str:
+        return silence.scope()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Silence]:
+        return super().get_queryset(request).prefetch_related("hosts").select_related("created_by")
 
     def save_model(self, request: HttpRequest, obj: Silence, form: Any, change: bool) -> None:
         if not change:

@@ -32,6 +32,7 @@ def transition_recorded(transition: AlertTransition) -> None:
             "alert_id": alert.pk,
             "rule": alert.rule,
             "host": alert.host.name if alert.host else "",
+            "service": alert.service,
             "subject": alert.subject,
             "severity": alert.severity,
             "alert_message": alert.message,

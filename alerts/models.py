@@ -9,6 +9,7 @@ leases, attempts, retries) is `alerts.delivery`'s.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +56,21 @@ HOST_OFFLINE_RULE = "host_offline"
 # An alert's subject is a mount or a sensor as the agent reports it: whatever a report may
 # carry must fit, or a long mount path would fail the alert (PostgreSQL enforces lengths).
 SUBJECT_MAX_LENGTH = max(MOUNT_MAX_LENGTH, SENSOR_MAX_LENGTH)
+
+# A service's name as its events carry it (serviceName); services/schemas.py checks events against it.
+SERVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+SERVICE_NAME_MAX_LENGTH = 80
+
+
+def validate_service_names(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValidationError('Services must be a list of service names, e.g. ["billing-api"].')
+    for name in value:
+        if len(name) > SERVICE_NAME_MAX_LENGTH or not re.match(SERVICE_NAME_PATTERN, name):
+            raise ValidationError(
+                f"{name!r} is not a service name (letters, digits, '.', '_' and '-', at most "
+                f"{SERVICE_NAME_MAX_LENGTH} characters, as its events send it)."
+            )
 
 
 class AlertRule(models.Model):
@@ -150,34 +166,35 @@ class AlertQuerySet(models.QuerySet["Alert"]):
         rule: str,
         *,
         host: Host | None = None,
+        service: str = "",
         subject: str = "",
         severity: str = Severity.WARNING,
         message: str = "",
         value: float | None = None,
     ) -> Alert:
-        """Open an alert for (rule, host, subject), or update the one already firing. Idempotent.
+        """Open an alert for (rule, host or service, subject), or update the one already firing. Idempotent.
 
+        An alert is about a host, or a service (by name), or neither: the hub itself.
         Opening and a change of severity are recorded as transitions (and notified);
         a new message or value alone is not.
         """
+        key = {"rule": rule, "host": host, "service": service, "subject": subject}
         with transaction.atomic():
-            alert = self.firing().select_for_update().filter(rule=rule, host=host, subject=subject).first()
+            alert = self.firing().select_for_update().filter(**key).first()
             if alert is None:
                 try:
                     # The savepoint lets a concurrent fire() that won the unique constraint
                     # (one firing alert per key) be re-read instead of failing the caller.
                     with transaction.atomic():
                         alert = self.create(
-                            rule=rule,
-                            host=host,
-                            subject=subject,
+                            **key,
                             severity=severity,
                             message=message,
                             peak_value=value,
                             last_value=value,
                         )
                 except IntegrityError:
-                    alert = self.firing().select_for_update().get(rule=rule, host=host, subject=subject)
+                    alert = self.firing().select_for_update().get(**key)
                 else:
                     alert.record_transition("", AlertState.FIRING)
                     return alert
@@ -185,11 +202,18 @@ class AlertQuerySet(models.QuerySet["Alert"]):
             return alert
 
     def resolve(
-        self, rule: str, *, host: Host | None = None, subject: str = "", value: float | None = None
+        self,
+        rule: str,
+        *,
+        host: Host | None = None,
+        service: str = "",
+        subject: str = "",
+        value: float | None = None,
     ) -> Alert | None:
-        """Resolve the firing alert for (rule, host, subject), if there is one. Idempotent."""
+        """Resolve the firing alert for (rule, host or service, subject), if there is one. Idempotent."""
         with transaction.atomic():
-            alert = self.firing().select_for_update().filter(rule=rule, host=host, subject=subject).first()
+            key = {"rule": rule, "host": host, "service": service, "subject": subject}
+            alert = self.firing().select_for_update().filter(**key).first()
             if alert is None:
                 return None
             alert.state, alert.resolved_at = AlertState.RESOLVED, timezone.now()
@@ -202,6 +226,11 @@ class AlertQuerySet(models.QuerySet["Alert"]):
 
 class Alert(models.Model):
     host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
+    service = models.CharField(
+        max_length=SERVICE_NAME_MAX_LENGTH,
+        blank=True,
+        help_text="The service it is about (its events' serviceName). Neither host nor service: a hub alert.",
+    )
     rule = models.CharField(max_length=100)
     subject = models.CharField(
         max_length=SUBJECT_MAX_LENGTH, blank=True, help_text="What the rule looked at, e.g. a mount."
@@ -230,6 +259,7 @@ class Alert(models.Model):
             # makes hub alerts (no host) collide too; NULLs never do in a unique index.
             models.UniqueConstraint(
                 Coalesce("host", 0),
+                "service",
                 "rule",
                 "subject",
                 condition=Q(state="firing"),
@@ -239,7 +269,14 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         where = f" {self.subject}" if self.subject else ""
-        return f"{self.rule}{where} on {self.host or 'hub'}: {self.state}"
+        return f"{self.rule}{where} on {self.about}: {self.state}"
+
+    @property
+    def about(self) -> str:
+        """What the alert is about, in words: the host, the service, or the hub."""
+        if self.host is not None:
+            return self.host.label
+        return f"service {self.service}" if self.service else "hub"
 
     @property
     def is_acknowledged(self) -> bool:
@@ -302,11 +339,10 @@ class Alert(models.Model):
 
     def describe(self) -> str:
         """One line for a notification: what, where, how much."""
-        where = self.host.label if self.host else "hub"
         subject = f" {self.subject}" if self.subject else ""
         value = f" ({self.last_value:g})" if self.last_value is not None else ""
         text = self.message or f"{self.rule}{subject}"
-        return f"[{self.severity.upper()}] {where}: {text}{value}"
+        return f"[{self.severity.upper()}] {self.about}: {text}{value}"
 
 
 class TransitionKind(models.TextChoices):
@@ -383,15 +419,41 @@ class SilenceQuerySet(models.QuerySet["Silence"]):
         now = now or timezone.now()
         return self.filter(starts_at__lte=now, ends_at__gt=now).prefetch_related("hosts")
 
+    def cover(self, alert: Alert, *, starts_at: datetime, ends_at: datetime, reason: str, created_by: Any) -> Silence:
+        """A silence of what `alert` is about: its host, its service, or the hub's alerts."""
+        with transaction.atomic():
+            silence = self.create(
+                starts_at=starts_at,
+                ends_at=ends_at,
+                reason=reason,
+                created_by=created_by,
+                services=[alert.service] if alert.host_id is None and alert.service else [],
+                hub=alert.host_id is None and not alert.service,
+            )
+            if alert.host_id is not None:
+                silence.hosts.add(alert.host_id)
+        return silence
+
 
 class Silence(models.Model):
-    """A maintenance window: notifications for the hosts or tags it covers are held back.
+    """A maintenance window: notifications for the alerts it covers are held back.
 
+    It covers alerts about its hosts and hosts with its tags, about its services (by
+    name), and, if `hub` is set, the hub's own alerts (about neither a host nor a service).
     Alerts still fire and resolve and their history is kept; only notifications stop.
     """
 
     hosts = models.ManyToManyField(Host, blank=True, related_name="silences")
     tags = models.JSONField(default=list, blank=True, validators=[validate_tags], help_text='e.g. ["rack-2"]')
+    services = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_service_names],
+        help_text='Services by the name their events carry, e.g. ["billing-api"].',
+    )
+    hub = models.BooleanField(
+        default=False, verbose_name="hub alerts", help_text="Also the hub's own alerts (about no host or service)."
+    )
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=200)
@@ -413,11 +475,23 @@ class Silence(models.Model):
             raise ValidationError({"ends_at": "A silence must end after it starts."})
 
     def covers(self, alert: Alert) -> bool:
-        if alert.host is None:
-            return False
-        if any(h.pk == alert.host_id for h in self.hosts.all()):
-            return True
-        return bool(set(self.tags or []) & set(alert.host.tags or []))
+        if alert.host is not None:
+            if any(h.pk == alert.host_id for h in self.hosts.all()):
+                return True
+            return bool(set(self.tags or []) & set(alert.host.tags or []))
+        if alert.service:
+            return alert.service in (self.services or [])
+        return self.hub
+
+    def scope(self) -> str:
+        """What it covers, in words (the admin's list)."""
+        parts = [
+            *(host.name for host in self.hosts.all()),
+            *(f"tag {tag}" for tag in self.tags or []),
+            *(f"service {name}" for name in self.services or []),
+            *(["hub alerts"] if self.hub else []),
+        ]
+        return ", ".join(parts) or "nothing"
 
     def is_active(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()

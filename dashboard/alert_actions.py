@@ -72,13 +72,12 @@ def unacknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def silence_host(request: HttpRequest, pk: int) -> HttpResponse:
-    """Silence the alert's host for `duration` (e.g. 1h), with an optional `reason`."""
+def silence(request: HttpRequest, pk: int) -> HttpResponse:
+    """Silence what the alert is about (its host, its service, or the hub's alerts) for `duration`
+    (e.g. 1h), with an optional `reason`."""
     alert = find_alert(pk)
     if alert is None:
         return not_found(pk)
-    if alert.host is None:
-        return field_error("alert", "this alert is not about a host, so there is no host to silence", status=409)
     try:
         seconds = parse_duration(request.POST.get("duration", ""))
     except ValueError as error:
@@ -91,13 +90,9 @@ def silence_host(request: HttpRequest, pk: int) -> HttpResponse:
     if len(reason) > 200:
         return field_error("reason", "at most 200 characters")
     now = timezone.now()
-    silence = Silence.objects.create(
-        starts_at=now,
-        ends_at=now + duration,
-        reason=reason,
-        created_by=request.user,  # type: ignore[misc]
+    silence = Silence.objects.cover(
+        alert, starts_at=now, ends_at=now + duration, reason=reason, created_by=request.user
     )
-    silence.hosts.add(alert.host)
     AuditEntry.record(request.user, AuditAction.SILENCE, alert=alert, silence=silence)
     events.alert_changed(alert)
     return respond(request, alert)

@@ -186,10 +186,12 @@ class ServiceHealth(models.Model):
         self.save()
         if status == ServiceStatus.UNHEALTHY:
             message = f"Service {self.name} is unhealthy" + (f": {event.error_message}" if event.error_message else "")
-            Alert.objects.fire(self.health_rule, subject=self.name, severity=Severity.CRITICAL, message=message)
+            Alert.objects.fire(
+                self.health_rule, service=self.name, subject=self.name, severity=Severity.CRITICAL, message=message
+            )
         else:
-            Alert.objects.resolve(self.health_rule, subject=self.name)
-        Alert.objects.resolve(self.stale_rule, subject=self.name)
+            Alert.objects.resolve(self.health_rule, service=self.name, subject=self.name)
+        Alert.objects.resolve(self.stale_rule, service=self.name, subject=self.name)
         return Outcome.APPLIED
 
     def _receive_alert(self, event: DomainEvent) -> str:
@@ -203,9 +205,9 @@ class ServiceHealth(models.Model):
         rule = f"event:{event.alert_id}"
         if event.type == EventType.ALERT_TRIGGERED:
             severity = ALERT_SEVERITY[event.severity]
-            Alert.objects.fire(rule, subject=self.name, severity=severity, message=event.message)
+            Alert.objects.fire(rule, service=self.name, subject=self.name, severity=severity, message=event.message)
         else:
-            Alert.objects.resolve(rule, subject=self.name)
+            Alert.objects.resolve(rule, service=self.name, subject=self.name)
         return Outcome.APPLIED
 
     def cache_entry(self) -> dict[str, Any]:
@@ -249,6 +251,7 @@ class ServiceHealth(models.Model):
             service.save(update_fields=["status", "since", "version"])
             Alert.objects.fire(
                 service.stale_rule,
+                service=service.name,
                 subject=service.name,
                 severity=Severity.WARNING,
                 message=(

@@ -17,12 +17,15 @@ from django.utils import timezone
 from ninja import Schema
 from pydantic import Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 
+from alerts.models import SERVICE_NAME_MAX_LENGTH, SERVICE_NAME_PATTERN
 from services.models import DomainEvent, EventType
 
 MAX_EVENTS_PER_BATCH = 500
 MAX_METRICS_BYTES = 8 * 1024
 
-ServiceName = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+ServiceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=SERVICE_NAME_MAX_LENGTH, pattern=SERVICE_NAME_PATTERN)
+]
 AlertId = Annotated[str, StringConstraints(min_length=1, max_length=90, pattern=r"^[\x21-\x7e]+$")]
 # No NUL characters: PostgreSQL cannot store them in text or jsonb.
 NO_NUL = r"^[^\x00]*$"

@@ -90,6 +90,69 @@ def test_a_silence_added_in_the_admin_records_who_and_is_audited(admin_client: C
     assert AuditEntry.objects.get().action == "silence"
 
 
+def silence_form(**fields: Any) -> dict[str, Any]:
+    return {
+        "tags": "[]",
+        "services": "[]",
+        "starts_at_0": "2026-03-01",
+        "starts_at_1": "12:00:00",
+        "ends_at_0": "2026-03-01",
+        "ends_at_1": "14:00:00",
+        "reason": "maintenance",
+        "audit-TOTAL_FORMS": "0",
+        "audit-INITIAL_FORMS": "0",
+        **fields,
+    }
+
+
+@pytest.mark.django_db
+def test_a_silence_for_a_service_and_the_hubs_alerts_is_added_in_the_admin(admin_client: Client) -> None:
+    response = admin_client.post(
+        "/admin/alerts/silence/add/", silence_form(services='["billing-api", "search"]', hub="on")
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    silence = Silence.objects.get()
+    assert (silence.services, silence.hub) == (["billing-api", "search"], True)
+    listing = admin_client.get("/admin/alerts/silence/").content.decode()
+    assert "service billing-api, service search, hub alerts" in listing
+
+
+@pytest.mark.django_db
+def test_a_silence_covering_nothing_is_refused(admin_client: Client) -> None:
+    response = admin_client.post("/admin/alerts/silence/add/", silence_form())
+    assert response.status_code == 200
+    assert "A silence must cover something" in response.content.decode()
+    assert not Silence.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("services", "message"),
+    [
+        ('["has space"]', "is not a service name"),
+        ('"billing-api"', "must be a list of service names"),
+        ("[billing-api", "Enter a valid JSON."),
+    ],
+    ids=["bad-name", "not-a-list", "not-json"],
+)
+def test_a_silence_naming_services_badly_is_a_form_error(admin_client: Client, services: str, message: str) -> None:
+    response = admin_client.post("/admin/alerts/silence/add/", silence_form(services=services))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Silence.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_alert_list_shows_and_finds_a_services_alerts(admin_client: Client, host: Host) -> None:
+    from alerts.models import Alert
+
+    Alert.objects.fire("health-billing-api", service="billing-api", subject="billing-api")
+    Alert.objects.fire("cpu", host=host)
+    page = admin_client.get("/admin/alerts/alert/", {"q": "billing"}).content.decode()
+    assert "1 result (" in page and page.count("field-service") == 1
+    assert '<td class="field-service">billing-api</td>' in page
+
+
 @pytest.mark.django_db
 def test_a_silence_ending_before_it_starts_is_refused(admin_client: Client) -> None:
     response = admin_client.post(

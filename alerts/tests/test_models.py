@@ -1,14 +1,25 @@
-"""fire()/resolve(): the seam other parts raise alerts through, recorded as transitions."""
+"""fire()/resolve(): the seam other parts raise alerts through, recorded as transitions; what a silence
+covers."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from alerts.models import Alert, AlertState, AlertTransition, TransitionKind
+from alerts.models import (
+    Alert,
+    AlertState,
+    AlertTransition,
+    Silence,
+    TransitionKind,
+)
 from hosts.models import Host
 
 
@@ -109,3 +120,97 @@ def test_upgrading_fails_notifications_a_dead_worker_stranded_before_leases() ->
     assert statuses[stranded.pk][0] == DeliveryStatus.FAILED and "worker that stopped" in statuses[stranded.pk][1]
     assert statuses[sent.pk] == (DeliveryStatus.SENT, "")
     assert statuses[recent.pk] == (DeliveryStatus.PENDING, "")
+
+
+@pytest.mark.django_db
+def test_two_services_alerts_under_the_same_rule_and_subject_are_two_alerts() -> None:
+    # Forwarded alerts are keyed by the producer's alert id, which two services may share.
+    Alert.objects.fire("event:disk-full", service="billing-api", subject="disk-full")
+    Alert.objects.fire("event:disk-full", service="search", subject="disk-full")
+    assert sorted(Alert.objects.firing().values_list("service", flat=True)) == ["billing-api", "search"]
+    assert Alert.objects.resolve("event:disk-full", service="search", subject="disk-full") is not None
+    assert list(Alert.objects.firing().values_list("service", flat=True)) == ["billing-api"]
+
+
+# --- What a silence covers -----------------------------------------------------------------
+
+
+def window(**targets: Any) -> Silence:
+    return Silence.objects.create(ends_at=datetime(2099, 1, 1, tzinfo=UTC), reason="maintenance", **targets)
+
+
+@pytest.mark.django_db
+def test_a_silence_listing_a_service_covers_that_services_alerts_alone(host: Host) -> None:
+    silence = window(services=["billing-api"])
+    assert silence.covers(Alert.objects.fire("health-billing-api", service="billing-api", subject="billing-api"))
+    assert not silence.covers(Alert.objects.fire("health-search", service="search", subject="search"))
+    assert not silence.covers(Alert.objects.fire("certificate_expiring", subject="hub.crt"))
+    assert not silence.covers(Alert.objects.fire("cpu", host=host))
+
+
+@pytest.mark.django_db
+def test_a_hub_silence_covers_the_hubs_own_alerts_alone(host: Host) -> None:
+    silence = window(hub=True)
+    assert silence.covers(Alert.objects.fire("certificate_expiring", subject="hub.crt"))
+    assert not silence.covers(Alert.objects.fire("health-search", service="search", subject="search"))
+    assert not silence.covers(Alert.objects.fire("cpu", host=host))
+
+
+@pytest.mark.django_db
+def test_a_host_or_tag_silence_covers_no_service_or_hub_alert(host: Host) -> None:
+    silence = window(tags=host.tags)
+    silence.hosts.add(host)
+    assert silence.covers(Alert.objects.fire("cpu", host=host))
+    assert not silence.covers(Alert.objects.fire("health-search", service="search", subject="search"))
+    assert not silence.covers(Alert.objects.fire("certificate_expiring", subject="hub.crt"))
+
+
+@pytest.mark.django_db
+def test_an_active_service_silence_is_the_alerts_active_silence() -> None:
+    alert = Alert.objects.fire("stale-search", service="search", subject="search")
+    silence = window(services=["search"])
+    assert alert.active_silence() == silence
+
+
+@pytest.mark.django_db
+def test_silencing_from_an_alert_covers_what_it_is_about(host: Host) -> None:
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    times = {"starts_at": now, "ends_at": now + timedelta(hours=1), "reason": "r", "created_by": None}
+    for_host = Silence.objects.cover(Alert.objects.fire("cpu", host=host), **times)
+    for_service = Silence.objects.cover(Alert.objects.fire("health-a", service="a", subject="a"), **times)
+    for_hub = Silence.objects.cover(Alert.objects.fire("certificate_expiring", subject="hub.crt"), **times)
+    assert (list(for_host.hosts.all()), for_host.services, for_host.hub) == ([host], [], False)
+    assert (list(for_service.hosts.all()), for_service.services, for_service.hub) == ([], ["a"], False)
+    assert (list(for_hub.hosts.all()), for_hub.services, for_hub.hub) == ([], [], True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "services",
+    ["billing-api", [""], ["has space"], ["-leading-dash"], ["x" * 81], [42], {"name": "billing-api"}],
+    ids=["not-a-list", "empty", "space", "leading-dash", "too-long", "not-a-string", "an-object"],
+)
+def test_a_silence_naming_services_badly_is_refused(services: Any) -> None:
+    silence = Silence(ends_at=datetime(2099, 1, 1, tzinfo=UTC), reason="r", services=services)
+    with pytest.raises(ValidationError) as caught:
+        silence.full_clean()
+    assert list(caught.value.message_dict) == ["services"]
+
+
+@pytest.mark.django_db
+def test_upgrading_names_the_service_of_alerts_services_raised_before() -> None:
+    migration = import_module("alerts.migrations.0007_service_alerts_name_their_service")
+    for rule in ("health-search", "stale-search", "event:disk-full"):
+        Alert.objects.create(rule=rule, subject="search", state=AlertState.RESOLVED)
+    Alert.objects.create(rule="health-search", subject="search")  # still firing
+    Alert.objects.create(rule="certificate_expiring", subject="hub.crt")  # the hub's own
+    migration.name_the_service(apps, None)
+    services = sorted(Alert.objects.values_list("rule", "service"))
+    assert services == [
+        ("certificate_expiring", ""),
+        ("event:disk-full", "search"),
+        ("health-search", "search"),
+        ("health-search", "search"),
+        ("stale-search", "search"),
+    ]
+    assert Alert.objects.resolve("health-search", service="search", subject="search") is not None

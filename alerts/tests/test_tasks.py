@@ -156,6 +156,33 @@ def test_silenced_hosts_keep_history_but_send_nothing(
 
 
 @pytest.mark.django_db
+def test_a_silenced_service_keeps_its_history_but_sends_nothing(
+    channel: NotificationChannel, receiver: Receiver, clock: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # A maintenance window for one service: its alerts are held back, another service's are not.
+    Silence.objects.create(services=["billing-api"], ends_at=START + timedelta(hours=1), reason="db migration")
+    Alert.objects.fire("health-billing-api", service="billing-api", subject="billing-api", severity="critical")
+    Alert.objects.fire("health-search", service="search", subject="search", severity="critical")
+    clock.shift(timedelta(seconds=30))
+    dispatch(django_capture_on_commit_callbacks)
+    outcomes = dict(AlertTransition.objects.values_list("alert__service", "outcome"))
+    assert outcomes == {"billing-api": Outcome.SILENCED, "search": Outcome.NOTIFIED}
+    assert [m["title"] for m in receiver.messages] == ["FIRING [CRITICAL] service search: health-search search"]
+
+
+@pytest.mark.django_db
+def test_a_hub_silence_holds_back_the_hubs_own_alerts(
+    channel: NotificationChannel, receiver: Receiver, clock: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    Silence.objects.create(hub=True, ends_at=START + timedelta(hours=1), reason="renewing the hub's certificate")
+    Alert.objects.fire("certificate_expiring", subject="hub.crt")
+    clock.shift(timedelta(seconds=30))
+    dispatch(django_capture_on_commit_callbacks)
+    assert receiver.messages == []
+    assert AlertTransition.objects.get().outcome == Outcome.SILENCED
+
+
+@pytest.mark.django_db
 def test_an_alert_silenced_when_it_fired_is_news_once_the_silence_is_over(
     host: Host, channel: NotificationChannel, receiver: Receiver, clock: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

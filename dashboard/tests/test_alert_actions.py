@@ -120,11 +120,36 @@ def test_a_too_long_reason_is_a_400_naming_it(signed_in: Client, alert: Alert) -
 
 
 @pytest.mark.django_db
-def test_a_hub_alert_has_no_host_to_silence(signed_in: Client) -> None:
+def test_silencing_a_service_alert_covers_that_service(signed_in: Client) -> None:
+    alert = Alert.objects.fire("health-billing-api", service="billing-api", subject="billing-api")
+    page = signed_in.get("/alerts/").content.decode()
+    assert "Silence service billing-api for" in page
+    response = htmx_post(signed_in, f"/alerts/{alert.pk}/silence", {"duration": "2h", "reason": "db migration"})
+    assert response.status_code == 200
+    silence = Silence.objects.get()
+    assert (list(silence.hosts.all()), silence.services, silence.hub) == ([], ["billing-api"], False)
+    assert "Silenced until" in response.content.decode()
+    assert alert.active_silence() == silence
+
+
+@pytest.mark.django_db
+def test_silencing_a_hub_alert_covers_the_hubs_alerts(signed_in: Client) -> None:
     alert = Alert.objects.fire("certificate_expiring", subject="hub.crt")
+    assert "Silence hub alerts for" in signed_in.get("/alerts/").content.decode()
     response = htmx_post(signed_in, f"/alerts/{alert.pk}/silence", {"duration": "1h"})
-    assert response.status_code == 409
-    assert response.json()["detail"][0]["loc"] == ["form", "alert"]
+    assert response.status_code == 200
+    silence = Silence.objects.get()
+    assert (list(silence.hosts.all()), silence.services, silence.hub) == ([], [], True)
+    assert alert.active_silence() == silence
+
+
+@pytest.mark.django_db
+def test_a_bad_duration_for_a_service_alert_is_a_400_and_silences_nothing(signed_in: Client) -> None:
+    alert = Alert.objects.fire("health-billing-api", service="billing-api", subject="billing-api")
+    response = htmx_post(signed_in, f"/alerts/{alert.pk}/silence", {"duration": "soon"})
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["loc"] == ["form", "duration"]
+    assert not Silence.objects.exists()
 
 
 @pytest.mark.django_db

@@ -83,6 +83,14 @@ def test_nothing_matching_says_so(viewer: Client) -> None:
     assert "No alert matches." in viewer.get("/alerts/").content.decode()
 
 
+def test_an_alert_shows_what_it_is_about(viewer: Client, host: Host) -> None:
+    Alert.objects.fire("health-billing-api", service="billing-api", subject="billing-api", message="service down")
+    Alert.objects.fire("certificate_expiring", subject="hub.crt", message="hub certificate")
+    rows = viewer.get("/alerts/").content.decode()
+    assert "<td>service billing-api</td>" in rows
+    assert "<td>hub</td>" in rows
+
+
 def test_alert_messages_are_escaped(viewer: Client, host: Host) -> None:
     Alert.objects.fire("x", host=host, message="<b>bold</b>")
     html = viewer.get("/alerts/").content.decode()

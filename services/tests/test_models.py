@@ -74,6 +74,14 @@ def test_since_stays_while_the_status_holds() -> None:
 
 
 @pytest.mark.django_db
+def test_a_services_alerts_are_about_the_service() -> None:
+    # So a silence listing the service covers them (alerts.models.Silence.covers).
+    record(health("unhealthy", T0, error="crawler stuck"), alert(EventType.ALERT_TRIGGERED, T0))
+    firing = sorted(Alert.objects.firing().values_list("rule", "host", "service", "subject"))
+    assert firing == [("event:q", None, "seo", "seo"), ("health-seo", None, "seo", "seo")]
+
+
+@pytest.mark.django_db
 def test_late_trigger_does_not_reopen_a_resolved_alert() -> None:
     record(alert(EventType.ALERT_RESOLVED, T0 + timedelta(seconds=10)))
     assert record(alert(EventType.ALERT_TRIGGERED, T0)) == {"outdated": 1}

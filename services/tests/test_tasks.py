@@ -65,7 +65,7 @@ def test_silent_service_becomes_unknown_with_an_alert(django_capture_on_commit_c
     service = ServiceHealth.objects.get()
     assert (service.status, service.since) == ("unknown", T0 + timedelta(seconds=91))
     alert = Alert.objects.firing().get(rule="stale-seo")
-    assert (alert.subject, alert.severity) == ("seo", "warning")
+    assert (alert.service, alert.subject, alert.severity) == ("seo", "seo", "warning")
     assert sentiment.overall()["status"] == "degraded"
 
 
