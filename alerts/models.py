@@ -253,7 +253,11 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["host", "state"], name="alert_host_state")]
+        indexes = [
+            models.Index(fields=["host", "state"], name="alert_host_state"),
+            # The hourly prune's question: which alerts were resolved before the retention cutoff?
+            models.Index(fields=["resolved_at"], name="alert_resolved_at"),
+        ]
         constraints = [
             # Two workers firing the same alert at once must not open it twice. Coalesce
             # makes hub alerts (no host) collide too; NULLs never do in a unique index.
@@ -636,6 +640,37 @@ def dispatch(transitions: list[AlertTransition], now: datetime) -> list[Notifica
     Alert.objects.filter(pk__in=notified).update(notified_at=now)
     by_id = {c.pk: c for c in channels}
     return [Notification.objects.compose(by_id[pk], items) for pk, items in per_channel.items()]
+
+
+PRUNE_BATCH = 1000
+
+
+def prune_history(now: datetime) -> dict[str, int]:
+    """Forget what ALERT_RETENTION_DAYS no longer keeps; returns how many rows of each went.
+
+    Alerts resolved before the cutoff go with their transitions (a firing alert keeps
+    its whole history, however old), then finished notifications from before the cutoff
+    that carry no transition any more. Audit entries stay, pointing at no alert. In
+    batches, each its own transaction, so rule evaluation never waits long behind it;
+    two runs at once delete each row once.
+    """
+    cutoff = now - timedelta(days=settings.ALERT_RETENTION_DAYS)
+    deleted = {"alerts": 0, "transitions": 0, "notifications": 0}
+    expired = Alert.objects.filter(state=AlertState.RESOLVED, resolved_at__lt=cutoff)
+    while ids := list(expired.values_list("id", flat=True)[:PRUNE_BATCH]):
+        with transaction.atomic():
+            _, counts = Alert.objects.filter(id__in=ids).delete()
+        deleted["alerts"] += counts.get("alerts.Alert", 0)
+        deleted["transitions"] += counts.get("alerts.AlertTransition", 0)
+    # Pending ones are still owed to their channel, whatever their age.
+    orphaned = Notification.objects.filter(created_at__lt=cutoff, transitions=None).exclude(
+        status=DeliveryStatus.PENDING
+    )
+    while ids := list(orphaned.values_list("id", flat=True)[:PRUNE_BATCH]):
+        with transaction.atomic():
+            _, counts = Notification.objects.filter(id__in=ids).delete()
+        deleted["notifications"] += counts.get("alerts.Notification", 0)
+    return deleted
 
 
 def queue_reminders(now: datetime) -> int:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from alerts import certificates, delivery
 from alerts.evaluate import check_offline, promote_due_breaches
-from alerts.models import AlertTransition, Notification, dispatch, queue_reminders
+from alerts.models import AlertTransition, Notification, dispatch, prune_history, queue_reminders
 from statusdash.lib.observability import timed_sweep
 
 log = logging.getLogger("statusdash.alerts")
@@ -47,6 +47,16 @@ def dispatch_notifications() -> int:
             extra={"transitions": len(transitions), "notifications": len(notifications), "retries": len(due)},
         )
     return len(notifications)
+
+
+@shared_task
+@timed_sweep("alerts.prune_history")
+def prune_alert_history() -> dict[str, int]:
+    """Hourly: resolved alerts and their history past ALERT_RETENTION_DAYS."""
+    deleted = prune_history(timezone.now())
+    if any(deleted.values()):
+        log.info("alert history pruned", extra=deleted)
+    return deleted
 
 
 @shared_task

@@ -347,6 +347,8 @@ NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6, minimum=1, maximum=50)
 # How long a delivery task may take before the dispatch sweep hands its notification to
 # another (the worker died mid-send). Longer than any channel's own timeouts.
 NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120, minimum=2, maximum=3600)
+# Resolved alerts, their transitions and finished notifications are kept this long; firing alerts always.
+ALERT_RETENTION_DAYS = env_int("ALERT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
 RAW_RETENTION_HOURS = env_int("RAW_RETENTION_HOURS", 48, minimum=1, maximum=24 * RETENTION_DAYS)
 # Raw samples keep their per-core/mount/interface detail this long, then only the charted columns.
 DETAIL_RETENTION_HOURS = env_int("DETAIL_RETENTION_HOURS", 6, minimum=1, maximum=RAW_RETENTION_HOURS)
@@ -362,6 +364,7 @@ CELERY_BEAT_SCHEDULE["alerts-dispatch"] = {
     "task": "alerts.tasks.dispatch_notifications",
     "schedule": ALERT_DISPATCH_SECONDS,
 }
+CELERY_BEAT_SCHEDULE["alerts-prune"] = {"task": "alerts.tasks.prune_alert_history", "schedule": 3600}
 CELERY_BEAT_SCHEDULE["metrics-rollup"] = {"task": "metrics.tasks.roll_up", "schedule": ROLLUP_SECONDS}
 CELERY_BEAT_SCHEDULE["metrics-retention"] = {"task": "metrics.tasks.apply_retention", "schedule": 3600}
 CELERY_BEAT_SCHEDULE["daily-backup"] = {

@@ -1,5 +1,5 @@
 """fire()/resolve(): the seam other parts raise alerts through, recorded as transitions; what a silence
-covers."""
+covers; how long resolved alerts are kept."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from importlib import import_module
 from typing import Any
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
@@ -17,10 +18,18 @@ from alerts.models import (
     Alert,
     AlertState,
     AlertTransition,
+    AuditAction,
+    AuditEntry,
+    DeliveryStatus,
+    Notification,
+    NotificationChannel,
     Silence,
     TransitionKind,
+    prune_history,
 )
 from hosts.models import Host
+
+NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.django_db
@@ -214,3 +223,95 @@ def test_upgrading_names_the_service_of_alerts_services_raised_before() -> None:
         ("stale-search", "search"),
     ]
     assert Alert.objects.resolve("health-search", service="search", subject="search") is not None
+
+
+# --- How long resolved alerts are kept -------------------------------------------------------
+
+
+def resolved_alert(host: Host, resolved_at: datetime, rule: str = "cpu") -> Alert:
+    with time_machine.travel(resolved_at - timedelta(hours=1), tick=False):
+        Alert.objects.fire(rule, host=host)
+    with time_machine.travel(resolved_at, tick=False):
+        alert = Alert.objects.resolve(rule, host=host)
+    assert alert is not None
+    return alert
+
+
+@pytest.mark.django_db
+def test_an_alert_resolved_longer_ago_than_the_retention_goes_with_its_transitions(host: Host) -> None:
+    old = resolved_alert(host, NOW - timedelta(days=365, seconds=1))
+    deleted = prune_history(NOW)
+    assert not Alert.objects.filter(pk=old.pk).exists()
+    assert not AlertTransition.objects.exists()
+    assert deleted == {"alerts": 1, "transitions": 2, "notifications": 0}
+
+
+@pytest.mark.django_db
+def test_an_alert_resolved_exactly_the_retention_ago_is_kept(host: Host) -> None:
+    kept = resolved_alert(host, NOW - timedelta(days=365))
+    prune_history(NOW)
+    assert kept.transitions.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_retention_follows_the_setting(host: Host, settings: Any) -> None:
+    settings.ALERT_RETENTION_DAYS = 30
+    old = resolved_alert(host, NOW - timedelta(days=30, seconds=1), rule="disk")
+    recent = resolved_alert(host, NOW - timedelta(days=29), rule="cpu")
+    prune_history(NOW)
+    assert list(Alert.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not AlertTransition.objects.filter(alert_id=old.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_firing_alert_keeps_its_whole_history_however_old(host: Host) -> None:
+    with time_machine.travel(NOW - timedelta(days=800), tick=False):
+        firing = Alert.objects.fire("cpu", host=host, severity="warning")
+    with time_machine.travel(NOW - timedelta(days=700), tick=False):
+        Alert.objects.fire("cpu", host=host, severity="critical")
+    prune_history(NOW)
+    assert firing.transitions.count() == 2
+
+
+@pytest.mark.django_db
+def test_notifications_go_once_they_carry_nothing_and_are_older_than_the_retention(host: Host) -> None:
+    channel = NotificationChannel.objects.create(name="hook", url="json://127.0.0.1:9/")
+    old = resolved_alert(host, NOW - timedelta(days=400), rule="disk")
+    kept = resolved_alert(host, NOW - timedelta(days=10), rule="cpu")
+    long_ago = NOW - timedelta(days=400)
+
+    def notification(status: str, *alerts: Alert) -> Notification:
+        made = Notification.objects.create(channel=channel, title="t", body="b", status=status, created_at=long_ago)
+        made.transitions.set(AlertTransition.objects.filter(alert__in=alerts))
+        return made
+
+    about_the_old_alert = notification(DeliveryStatus.SENT, old)
+    about_both = notification(DeliveryStatus.SENT, old, kept)
+    a_test_message = notification(DeliveryStatus.FAILED)
+    still_owed = notification(DeliveryStatus.PENDING, old)
+
+    deleted = prune_history(NOW)
+
+    assert deleted["notifications"] == 2
+    remaining = set(Notification.objects.values_list("pk", flat=True))
+    assert remaining == {about_both.pk, still_owed.pk}
+    assert {about_the_old_alert.pk, a_test_message.pk}.isdisjoint(remaining)
+    assert set(about_both.transitions.values_list("alert_id", flat=True)) == {kept.pk}
+
+
+@pytest.mark.django_db
+def test_audit_entries_outlive_the_alerts_they_name(host: Host) -> None:
+    old = resolved_alert(host, NOW - timedelta(days=400))
+    entry = AuditEntry.record(None, AuditAction.ACKNOWLEDGE, alert=old)
+    prune_history(NOW)
+    entry.refresh_from_db()
+    assert entry.alert is None and entry.detail == str(old)
+
+
+@pytest.mark.django_db
+def test_pruning_goes_in_batches_until_done(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("alerts.models.PRUNE_BATCH", 2)
+    for number in range(5):
+        resolved_alert(host, NOW - timedelta(days=400, minutes=number), rule=f"rule-{number}")
+    assert prune_history(NOW)["alerts"] == 5
+    assert not Alert.objects.exists()

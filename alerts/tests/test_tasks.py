@@ -1,11 +1,14 @@
-"""Beat sweeps, run with .apply(): offline hosts, durations, reminders, dispatch (grouping, routing, silences)."""
+"""Beat sweeps, run with .apply(): offline hosts, durations, reminders, dispatch (grouping, routing, silences),
+history pruning."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
@@ -21,7 +24,7 @@ from alerts.models import (
     Outcome,
     Silence,
 )
-from alerts.tasks import deliver_notification, sweep_alerts
+from alerts.tasks import deliver_notification, prune_alert_history, sweep_alerts
 from hosts.models import Host
 
 from .conftest import START, Receiver, dispatch
@@ -180,6 +183,23 @@ def test_a_hub_silence_holds_back_the_hubs_own_alerts(
     dispatch(django_capture_on_commit_callbacks)
     assert receiver.messages == []
     assert AlertTransition.objects.get().outcome == Outcome.SILENCED
+
+
+def test_beat_prunes_alert_history_hourly() -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["alerts-prune"]
+    assert (entry["task"], entry["schedule"]) == ("alerts.tasks.prune_alert_history", 3600)
+    assert settings.ALERT_RETENTION_DAYS == 365  # the default, with no environment
+
+
+@pytest.mark.django_db
+def test_the_prune_task_forgets_alerts_resolved_before_the_retention(host: Host) -> None:
+    now = datetime(2027, 3, 1, tzinfo=UTC)
+    with time_machine.travel(now - timedelta(days=366), tick=False):
+        Alert.objects.fire("cpu", host=host)
+        Alert.objects.resolve("cpu", host=host)
+    with time_machine.travel(now, tick=False):
+        assert prune_alert_history.apply().get() == {"alerts": 1, "transitions": 2, "notifications": 0}
+    assert not Alert.objects.exists()
 
 
 @pytest.mark.django_db

@@ -49,6 +49,9 @@ def test_defaults_run_with_no_environment(tmp_path: Path) -> None:
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be"),
         ("OFFLINE_AFTER_INTERVALS", "2", "OFFLINE_AFTER_INTERVALS must be greater"),
         ("MAX_DECODED_REPORT_BYTES", "16777216", "gzip bodies inflate to at most MAX_REPORT_BYTES"),
+        ("ALERT_RETENTION_DAYS", "a year", "ALERT_RETENTION_DAYS must be a whole number"),
+        ("ALERT_RETENTION_DAYS", "0", "ALERT_RETENTION_DAYS must be at least 1"),
+        ("ALERT_RETENTION_DAYS", "36501", "ALERT_RETENTION_DAYS must be at most 36500"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path: Path, variable: str, value: str, message: str) -> None:
