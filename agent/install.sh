@@ -14,8 +14,9 @@
 #   --system-packages   use the distribution's python3-psutil, python3-requests and
 #                       python3-cryptography instead of the package index
 #
-# Environment: DEST_ROOT (install under this directory; the user is not created and the
-# unit not started, e.g. for tests or images), PYTHON (default python3), AGENT_USER.
+# Environment: DEST_ROOT (install under this directory, as any user: the service user is not
+# created, ownership not set, the unit not started; agent.env names the files under DEST_ROOT),
+# PYTHON (default python3), AGENT_USER (default statusdash-agent).
 #
 # Exit codes: 0 done; 1 the agent's first report was refused; 2 usage; 3 this system is
 # not supported (root, Linux, systemd, Python, packages); 4 the hub is unreachable (DNS,
@@ -88,7 +89,7 @@ esac
 # --- The system ----------------------------------------------------------------------------
 
 [ "$(uname -s)" = Linux ] || fail 3 "statusdash-agent runs on Linux only (this is $(uname -s))"
-if [ "$(id -u)" != 0 ]; then
+if [ -z "$root" ] && [ "$(id -u)" != 0 ]; then
     fail 3 "run as root (sudo sh install.sh ...): it installs into /opt and /etc and creates a user"
 fi
 if [ -z "$root" ] && { ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; }; then

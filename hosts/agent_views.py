@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views.decorators.http import require_GET
 
 from hosts import agent_dist, pki
@@ -23,13 +23,13 @@ from hosts.identity import originating_address
 log = logging.getLogger("statusdash.agent_dist")
 WINDOW_SECONDS = 60
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def rate_limited(view: View) -> View:
     """At most AGENT_DOWNLOADS_PER_MINUTE requests per client address and minute, all files together."""
 
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         address = hashlib.sha256(originating_address(request).encode()).hexdigest()[:32]
         key = f"agent-downloads:{address}"
         # add() opens the window at the first request; incr() keeps its expiry.
@@ -43,7 +43,9 @@ def rate_limited(view: View) -> View:
                 count = 1
         if count > settings.AGENT_DOWNLOADS_PER_MINUTE:
             response = JsonResponse(
-                {"detail": f"more than {settings.AGENT_DOWNLOADS_PER_MINUTE} agent downloads a minute from this address"},
+                {
+                    "detail": f"more than {settings.AGENT_DOWNLOADS_PER_MINUTE} agent downloads a minute from this address"
+                },
                 status=429,
             )
             response["Retry-After"] = str(WINDOW_SECONDS)
@@ -73,7 +75,7 @@ def install_script(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @rate_limited
-def tarball(request: HttpRequest, version: str) -> HttpResponse:
+def tarball(request: HttpRequest, version: str) -> HttpResponseBase:
     current = agent_dist.agent_version()
     if version != current:
         return JsonResponse(
