@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -299,3 +300,68 @@ def test_the_unrendered_template_refuses_to_run(run: Any) -> None:
     result = run(BASE_DIR / "agent/install.sh", "--token", "x")
     assert result.returncode == 2
     assert "download it from your hub" in result.stderr
+
+
+def test_the_add_host_line_run_as_shown_connects_and_the_page_flips(
+    hub: str, module_vault: Path, root: Path, wheelhouse: Path, settings: Any
+) -> None:
+    """An admin adds a host; its line (curl with the pinned key, piped to sh) runs on the
+    host; the page's status fragment, waiting until then, says connected."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    settings.PUBLIC_URL, settings.VAULT_PATH = hub, module_vault
+    pki._ca_certificate.cache_clear()
+    admin = Client()
+    admin.force_login(User.objects.create_user("root", password="pw-123456789", is_staff=True))
+    page = admin.post("/add-host/", {"name": "web-8", "tags": "prod", "hours": 1}).content.decode()
+    line = page.split('<code id="one-liner">')[1].split("</code>")[0].replace("&#x27;", "'")
+    assert "--pinnedpubkey 'sha256//" in line
+    status_url = "/add-host/web-8/status/"
+    assert "waiting for the first report…" in admin.get(status_url).content.decode()
+
+    env = {"PATH": os.environ["PATH"], "DEST_ROOT": str(root), "PYTHON": BASE_PYTHON}
+    env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse))
+    # This test runs as the root it would be on a host, so without sudo; dash stands in for sh.
+    shell_line = line.replace("| sudo sh -s --", "| dash -s --")
+    result = subprocess.run(["sh", "-c", shell_line], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"connected: web-8 reports to {hub} every 10 s" in result.stdout
+
+    assert "connected: CPU " in admin.get(status_url).content.decode()
+    assert f"agent {agent_dist.agent_version()}" in admin.get(status_url).content.decode()
+
+
+def test_the_line_refuses_a_server_without_the_pinned_key(hub: str, module_vault: Path, tmp_path: Path) -> None:
+    """The pin holds: a server with another key at the hub's address gets nothing from curl."""
+    other_vault = tmp_path / "impostor"
+    with override_settings(VAULT_PATH=other_vault):
+        pki._ca_certificate.cache_clear()
+        ca = pki.CertificateAuthority.create()
+        key = pki.generate_key()
+        cert = ca.sign(key.public_key(), "127.0.0.1", server=True, days=1, sans=["127.0.0.1"])
+        pki.write_file(tmp_path / "impostor.key", pki.key_pem(key), 0o600)
+        pki.write_file(tmp_path / "impostor.crt", pki.cert_pem(cert).encode())
+    with override_settings(VAULT_PATH=module_vault):
+        pin = agent_dist.server_key_pin()
+    port = free_port()
+    impostor = subprocess.Popen(
+        [
+            *("openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-quiet", "-www"),
+            *("-cert", str(tmp_path / "impostor.crt"), "-key", str(tmp_path / "impostor.key")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):
+            if subprocess.run(["curl", "-sk", f"https://127.0.0.1:{port}/"], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        fetch = ["curl", "-fsSL", "-k", "--pinnedpubkey", str(pin), f"https://127.0.0.1:{port}/agent/install.sh"]
+        result = subprocess.run(fetch, capture_output=True, text=True)
+        assert result.returncode == 90  # curl: SSL public key does not match pinned public key
+        assert result.stdout == ""
+    finally:
+        impostor.terminate()
+        impostor.wait()
