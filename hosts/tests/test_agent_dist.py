@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from cryptography.hazmat.primitives import hashes
 from django.test import Client
 
@@ -62,7 +64,9 @@ def test_tarball_is_the_agent_package_with_its_unit(hub: pki.CertificateAuthorit
 
 
 def test_tarball_is_reproducible(hub: pki.CertificateAuthority) -> None:
-    assert agent_dist.build_tarball("1.2.3") == agent_dist.build_tarball("1.2.3")
+    first = agent_dist.build_tarball("1.2.3")
+    with time_machine.travel(timedelta(days=3)):
+        assert agent_dist.build_tarball("1.2.3") == first
 
 
 def test_tarball_is_built_once_per_version_under_data_dir(hub: pki.CertificateAuthority, client: Client) -> None:

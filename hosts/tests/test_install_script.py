@@ -365,3 +365,43 @@ def test_the_line_refuses_a_server_without_the_pinned_key(hub: str, module_vault
     finally:
         impostor.terminate()
         impostor.wait()
+
+
+def test_a_tarball_that_does_not_match_sha256sums_is_not_installed(
+    script: Path, run: Any, root: Path, module_vault: Path, tmp_path: Path, hub: str
+) -> None:
+    """A server with a valid certificate from the hub's CA, serving a tampered tarball."""
+    served = tmp_path / "served" / "agent"
+    served.mkdir(parents=True)
+    name = agent_dist.tarball_name(agent_dist.agent_version())
+    (served / name).write_bytes(b"tampered")
+    (served / "SHA256SUMS").write_text(f"{'0' * 64}  {name}\n")
+    with override_settings(VAULT_PATH=module_vault):
+        ca = pki.CertificateAuthority.load()
+    key = pki.generate_key()
+    cert = ca.sign(key.public_key(), "127.0.0.1", server=True, days=1, sans=["127.0.0.1"])
+    pki.write_file(tmp_path / "mirror.key", pki.key_pem(key), 0o600)
+    pki.write_file(tmp_path / "mirror.crt", pki.cert_pem(cert).encode())
+    port = free_port()
+    mirror = subprocess.Popen(
+        [
+            *("openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-quiet", "-WWW"),
+            *("-cert", str(tmp_path / "mirror.crt"), "-key", str(tmp_path / "mirror.key")),
+        ],
+        cwd=tmp_path / "served",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):
+            if subprocess.run(["curl", "-sk", f"https://127.0.0.1:{port}/agent/SHA256SUMS"]).returncode == 0:
+                break
+            time.sleep(0.1)
+        script.write_text(script.read_text().replace(f"HUB_URL='{hub}'", f"HUB_URL='https://127.0.0.1:{port}'"))
+        result = run(script, "--token", "sde_x", "--name", "web-7")
+    finally:
+        mirror.terminate()
+        mirror.wait()
+    assert result.returncode == 6
+    assert f"{name} does not match SHA256SUMS" in result.stderr
+    assert not (root / "opt").exists()
