@@ -1,9 +1,11 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import add_host, views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("add-host/", add_host.add_host, name="add-host"),
+    path("add-host/<str:name>/status/", add_host.enrollment_status, name="enrollment-status"),
     path("hosts/<str:name>/", views.host_detail, name="host"),
     path("hosts/<str:name>/history/", views.host_history, name="host-history"),
 ]

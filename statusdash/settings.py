@@ -400,6 +400,10 @@ METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
 # --- mTLS certificates (hosts/pki.py) ---
 # A client certificate this close to expiry shows on the host page and fires `certificate-expiring`.
 CERT_EXPIRY_WARNING_DAYS = env_int("CERT_EXPIRY_WARNING_DAYS", 14, minimum=1, maximum=365)
+# Adding a host (hosts/agent_views.py, dashboard/add_host.py): requests for /agent/* per client
+# address and minute, and how long the one-time enrollment token of "Add host" stays valid.
+AGENT_DOWNLOADS_PER_MINUTE = env_int("AGENT_DOWNLOADS_PER_MINUTE", 60, minimum=1, maximum=100_000)
+ENROLLMENT_TOKEN_HOURS = env_int("ENROLLMENT_TOKEN_HOURS", 1, minimum=1, maximum=24 * 30)
 CELERY_BEAT_SCHEDULE["certificate-expiry"] = {
     "task": "hosts.tasks.check_certificate_expiry",
     "schedule": 3600.0,

@@ -18,5 +18,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("alerts/", include("dashboard.alert_urls")),
     path("status/", include("dashboard.status_urls")),
+    path("agent/", include("hosts.agent_urls")),
     path("", include("dashboard.urls")),
 ]
