@@ -224,6 +224,8 @@ def test_page_reconnects_after_a_restart_and_catches_up(transactional_db: Any, t
             page = browser.new_page()
             log_in(page, url)
             live(page)
+            # However long the hub was away, the page tries again within 5 s of its return.
+            assert max(page.evaluate("[0, 3, 10, 50].map(htmx.config.wsReconnectDelay)")) <= 5000
         # The hub is down: a report arrives meanwhile (through another hub on the same database).
         with daphne_server(env=env) as other:
             post(other, keys["db-1"], report(datetime.now(UTC), "db-1", cpu=42.4))

@@ -21,6 +21,17 @@
 
   function liveRoot() { return document.querySelector("[data-live]"); }
 
+  // Reconnect within a few seconds of the hub coming back. htmx's default backoff grows to
+  // 64 s: a wall screen would stay stale for a minute after a restart. Half to all of the
+  // step, so many open dashboards do not all reconnect in the same instant.
+  var RECONNECT_CAP_MS = 5000;
+  if (window.htmx) {
+    htmx.config.wsReconnectDelay = function (retryCount) {
+      var step = Math.min(1000 * Math.pow(2, retryCount), RECONNECT_CAP_MS);
+      return step / 2 + Math.random() * step / 2;
+    };
+  }
+
   // Re-render the live parts through the page's own URL (htmx request: fragment only).
   function refresh() {
     var root = liveRoot();
