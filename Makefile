@@ -135,6 +135,34 @@ deploy-agent-%: ## Deploy the agent to one host (platform, vpn, apricot)
 agent-status: ## Is the agent running on each host?
 	$(MAKE) -C agent $@
 
+# The agent ships alone to hosts whose Python is anything from 3.9 to 3.13: its tests run on
+# each, standalone (no Django, no project conftest), in a venv per interpreter made once from
+# the package index and kept in var/agent-pythons/ until the agent's requirements change.
+AGENT_PYTHONS ?= 3.9 3.10 3.11 3.12 3.13
+AGENT_VENVS ?= var/agent-pythons
+PYENV_ROOT ?= $(HOME)/.pyenv
+
+.PHONY: test-agent-pythons
+test-agent-pythons: ## The agent's own tests on every Python 3.9 to 3.13 here (a missing one fails in CI, is skipped elsewhere)
+	@key=$$(cat agent/requirements.txt agent/requirements-enroll.txt agent/tests/requirements.txt | sha1sum | cut -c1-12); \
+	failed=""; missing=""; \
+	for v in $(AGENT_PYTHONS); do \
+	  py=python$$v; \
+	  $$py -c '' 2>/dev/null || py=$$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null | sort -V | tail -n 1); \
+	  if [ -z "$$py" ]; then missing="$$missing $$v"; echo "== Python $$v: not found (python$$v, $(PYENV_ROOT)/versions/$$v.*)"; continue; fi; \
+	  venv=$(AGENT_VENVS)/$$v; \
+	  if [ ! -f $$venv/.installed-$$key ]; then \
+	    echo "== Python $$v: venv in $$venv from $$py"; rm -rf $$venv; \
+	    $$py -m venv $$venv && $$venv/bin/python -m pip install --quiet --disable-pip-version-check -r agent/tests/requirements.txt \
+	      && touch $$venv/.installed-$$key || { failed="$$failed $$v(venv)"; continue; }; \
+	  fi; \
+	  echo "== Python $$v: $$($$venv/bin/python -c 'import sys; print(sys.version.split()[0])') agent/tests"; \
+	  $$venv/bin/python -m pytest -c agent/tests/standalone.ini -q agent/tests $(PYTEST_ARGS) || failed="$$failed $$v"; \
+	done; \
+	if [ -n "$$missing" ] && [ -n "$${CI:-}" ]; then failed="$$failed$$missing(missing)"; fi; \
+	if [ -n "$$failed" ]; then echo "agent tests failed on Python:$$failed" >&2; exit 1; fi; \
+	echo "agent tests passed on Python $(AGENT_PYTHONS)$${missing:+ except the missing$$missing}"
+
 .PHONY: test-reliability
 test-reliability: $(STAMP) ## Load, faults and hostile input against real servers (about 5 minutes; see docs/reliability.md)
 	$(PY) -m pytest -m reliability statusdash/tests/reliability -s -p no:cacheprovider --durations=10 $(PYTEST_ARGS)

@@ -131,7 +131,12 @@ def run_daemon(cfg: config.Config) -> int:
     except OSError as exc:
         print(f"configuration error: SPOOL_DIR: cannot use {cfg.spool_dir}: {exc}", file=sys.stderr)
         return 2
-    agent = Agent(cfg, Transport(cfg), spool)
+    from agent.update import Updater, installed_app_dir, restart
+
+    transport = Transport(cfg)
+    app = installed_app_dir()
+    updater = Updater(cfg, app, transport.fetch) if app else None
+    agent = Agent(cfg, transport, spool, updater=updater)
     # The handlers only set a flag: the loop finishes the report in hand into the spool.
     signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
     signal.signal(signal.SIGINT, lambda *_: agent.stop.set())
@@ -140,4 +145,6 @@ def run_daemon(cfg: config.Config) -> int:
     finally:
         agent.transport.close()
         spool.close()
+    if agent.restart:
+        restart()
     return 0

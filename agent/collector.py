@@ -10,7 +10,7 @@ import math
 import os
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psutil
@@ -120,7 +120,7 @@ def os_pretty_name(path: str = "/etc/os-release") -> str:
 
 def system_info() -> dict[str, str]:
     uname = os.uname()
-    boot = datetime.fromtimestamp(psutil.boot_time(), UTC)
+    boot = datetime.fromtimestamp(psutil.boot_time(), timezone.utc)
     return {
         "os": (os_pretty_name() or f"{uname.sysname} {uname.release}")[:200],
         "kernel": uname.release[:200],
@@ -177,7 +177,7 @@ class Collector:
     def _collected_at(self) -> datetime:
         # The hub keeps one report per (host, collected_at): never repeat a timestamp,
         # even if the wall clock steps back.
-        stamp = datetime.now(UTC)
+        stamp = datetime.now(timezone.utc)
         if self._last_collected_at is not None and stamp <= self._last_collected_at:
             stamp = self._last_collected_at + timedelta(microseconds=1)
         self._last_collected_at = stamp

@@ -63,6 +63,24 @@ class Config(NamedTuple):
         return self.server_url + "/health"
 
 
+def as_environ(config: Config) -> dict[str, str]:
+    """The configuration as the variables load() reads: for a child `python -m agent check`."""
+    return {
+        "SERVER_URL": config.server_url,
+        "MTLS_ENABLED": "true" if config.mtls_enabled else "false",
+        "TLS_CERT": config.tls_cert,
+        "TLS_KEY": config.tls_key,
+        "TLS_CA": config.tls_ca,
+        "API_KEY": config.api_key,
+        "REPORT_INTERVAL": repr(config.report_interval),
+        "REQUEST_TIMEOUT": repr(config.request_timeout),
+        "SPOOL_DIR": config.spool_dir,
+        "SPOOL_MAX_MB": repr(config.spool_max_mb),
+        "SPOOL_MAX_AGE_HOURS": repr(config.spool_max_age_hours),
+        "LOG_LEVEL": config.log_level,
+    }
+
+
 def read_env_file(path: str) -> dict[str, str]:
     """Parse KEY=VALUE lines; '#' comments, blank lines, 'export ' and quotes allowed."""
     values = {}

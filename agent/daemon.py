@@ -17,6 +17,7 @@ from agent.collector import Collector
 from agent.config import Config
 from agent.spool import Spool
 from agent.transport import MAX_BODY_BYTES, Backoff, Outcome, Transport, encode
+from agent.update import Offer, Updater
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class Agent:
         collector: Collector | None = None,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
+        updater: Updater | None = None,
     ) -> None:
         self.config = config
         self.transport = transport
@@ -48,6 +50,9 @@ class Agent:
         self.clock = clock
         self.next_send = 0.0  # no sending before this clock() value (backing off)
         self.stop = threading.Event()
+        self.updater = updater
+        self.restart = False  # set when an update is installed: the caller re-executes
+        self.ignored_offers: set[str] = set()
 
     def run(self) -> None:
         """Run until self.stop is set (by SIGTERM); the report in hand ends in the spool."""
@@ -70,7 +75,8 @@ class Agent:
                 self.handle(self.collector.collect(), deadline=next_collect)
             elif len(self.spool):
                 self.flush(deadline=next_collect)
-        log.info("agent stopping; %d report(s) left in the spool", len(self.spool))
+        if not self.restart:
+            log.info("agent stopping; %d report(s) left in the spool", len(self.spool))
 
     def handle(self, report: dict[str, Any], deadline: float) -> None:
         """Send a fresh report, or spool it behind the backlog and flush what time allows."""
@@ -84,6 +90,7 @@ class Agent:
         outcome = self.transport.send(body)
         if outcome.ok:
             self.backoff.reset()
+            self._offered(outcome.update)
             return
         if outcome.retry or outcome.refused:
             self.spool.put(report["collected_at"], body)
@@ -99,6 +106,7 @@ class Agent:
             if outcome.ok:
                 self.spool.delete(ids)
                 self.backoff.reset()
+                self._offered(outcome.update)
                 log.info(
                     "sent %d spooled report(s) (%d new, %d already stored), %d left",
                     len(ids),
@@ -118,6 +126,22 @@ class Agent:
             else:
                 self.spool.delete(ids)
                 self._failed(outcome, what="spooled report")
+
+    def _offered(self, offer: Offer | None) -> None:
+        if offer is None or self.restart:
+            return
+        if self.updater is None:
+            if offer.version not in self.ignored_offers:
+                self.ignored_offers.add(offer.version)
+                log.warning(
+                    "the hub offers agent %s, but this agent was not installed by install.sh (no versions/ "
+                    "beside it) and cannot update itself; update it with install.sh --upgrade",
+                    offer.version,
+                )
+            return
+        if self.updater.wanted(offer) and self.updater.install(offer):
+            self.restart = True
+            self.stop.set()
 
     def _failed(self, outcome: Outcome, what: str) -> None:
         if outcome.bad_report:

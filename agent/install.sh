@@ -250,16 +250,35 @@ fi
 mkdir -p "$app" "$etc" "$spool"
 chmod 0755 "$app" "$etc"
 chmod 0700 "$spool"
+# Layout (the agent's own updates keep it, agent/update.py): each version in its own directory
+# under versions/, and $app/agent a symlink to the current one, replaced in one rename; the
+# previous version stays beside it until the new one has reported.
+versions=$app/versions
+mkdir -p "$versions"
 previous=
 if [ -f "$app/agent/__init__.py" ]; then
     previous=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$app/agent/__init__.py")
 fi
-# Beside the old one, then two renames; the old one stays until the new one has reported.
-rm -rf "$app/agent.new" "$app/agent.old"
-cp -R "$source_dir" "$app/agent.new"
-chmod -R u=rwX,go=rX "$app/agent.new"
-if [ -d "$app/agent" ]; then mv "$app/agent" "$app/agent.old"; fi
-mv "$app/agent.new" "$app/agent"
+if [ -d "$app/agent" ] && [ ! -L "$app/agent" ]; then
+    # Installed before versions/ (or by deploy.sh): becomes the previous version.
+    mv "$app/agent" "$versions/${previous:-unknown}-old"
+    ln -s "versions/${previous:-unknown}-old/agent" "$app/agent"
+fi
+previous_target=
+if [ -L "$app/agent" ]; then previous_target=$(readlink "$app/agent"); fi
+# A new directory even for the same version: the previous one must stay whole for a rollback.
+release=$AGENT_VERSION-$(date -u +%Y%m%dT%H%M%S)-$$
+rm -rf "$versions/.stage"
+mkdir "$versions/.stage"
+cp -R "$source_dir" "$versions/.stage/agent"
+chmod -R u=rwX,go=rX "$versions/.stage"
+mv "$versions/.stage" "$versions/$release"
+swap_to() { # TARGET (relative to $app): a new symlink renamed over the old one, atomically
+    "$PYTHON" -c 'import os, sys
+os.symlink(sys.argv[1], sys.argv[2] + ".swap")
+os.replace(sys.argv[2] + ".swap", sys.argv[2])' "$1" "$app/agent"
+}
+swap_to "versions/$release/agent"
 
 venv=$app/venv
 wanted_system=false
@@ -298,7 +317,8 @@ else
     if ! output=$(cd "$app" && "$venv/bin/python" -m agent enroll --server "$HUB_URL" --token "$token" \
         --name "$name" --ca "$work/ca.crt" --out "$certs" 2>&1); then
         printf '%s\n' "$output" >&2
-        rm -rf "$app/agent.old"
+        if [ -n "$previous_target" ]; then swap_to "$previous_target"; else rm -f "$app/agent"; fi
+        rm -rf "$versions/$release"
         fail 7 "enrollment of $name refused; ask the hub's \"Add host\" page for a new line"
     fi
     say "enrolled as $name; the private key was made here ($certs/agent.key)"
@@ -323,6 +343,9 @@ chmod 0640 "$etc/agent.env"
 if [ -z "$root" ]; then
     chown root:"$AGENT_USER" "$etc/agent.env" "$certs"
     chown "$AGENT_USER":"$AGENT_USER" "$certs/agent.key" "$spool"
+    # The agent installs its own updates (agent/update.py) beside the current version.
+    chown "$AGENT_USER":"$AGENT_USER" "$app"
+    chown -R "$AGENT_USER":"$AGENT_USER" "$versions"
 fi
 
 mkdir -p "$(dirname "$unit")"
@@ -333,15 +356,18 @@ chmod 0644 "$unit"
 
 if ! output=$(cd "$app" && "$venv/bin/python" -m agent --once --env-file "$etc/agent.env" 2>&1); then
     printf '%s\n' "$output" >&2
-    if [ -d "$app/agent.old" ]; then
-        rm -rf "$app/agent"
-        mv "$app/agent.old" "$app/agent"
+    if [ -n "$previous_target" ]; then
+        swap_to "$previous_target"
+        rm -rf "$versions/$release"
         say "rolled back to agent $previous"
     fi
     (cd "$app" && "$venv/bin/python" -m agent check --env-file "$etc/agent.env") >&2 || true
     fail 1 "the hub did not accept $name's first report (above: its reason and a step-by-step check)"
 fi
-rm -rf "$app/agent.old"
+# Only the version now running stays.
+for old in "$versions"/*; do
+    [ "$old" = "$versions/$release" ] || rm -rf "$old"
+done
 installed=$(cd "$app" && "$venv/bin/python" -m agent version)
 if [ -n "$previous" ] && [ "$previous" != "$AGENT_VERSION" ]; then
     say "upgraded the agent from $previous to $AGENT_VERSION"

@@ -10,7 +10,7 @@ import gzip
 import json
 import logging
 import random
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 
@@ -18,6 +18,7 @@ import requests
 
 from agent import __version__
 from agent.config import Config
+from agent.update import Offer, parse_offer
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ BAD_REPORT = frozenset({400, 413, 422})
 TRANSIENT = frozenset({408, 429})
 MAX_RETRY_AFTER = 3600.0  # a bogus Retry-After must not silence the agent for days
 GZIP = {"Content-Encoding": "gzip"}
+REPORT_PATH = "/api/metrics/report"
 
 
 class Outcome(NamedTuple):
@@ -47,6 +49,7 @@ class Outcome(NamedTuple):
     retry_after: float | None = None
     accepted: int = 0
     duplicates: int = 0
+    update: Offer | None = None  # the hub's newer agent, offered in a 2xx answer
 
     @property
     def bad_report(self) -> bool:
@@ -92,6 +95,19 @@ class Transport:
             return Outcome(ok=False, retry=True, detail=f"{type(exc).__name__}: {exc}")
         return classify(response)
 
+    def fetch(self, path: str, max_bytes: int) -> bytes:
+        """GET a path on the hub over this session (the same client certificate); OSError on failure."""
+        base = self.url[: -len(REPORT_PATH)] if self.url.endswith(REPORT_PATH) else self.url
+        with self.session.get(base + path, timeout=self.timeout, verify=self.verify, stream=True) as response:
+            if response.status_code != 200:
+                raise OSError(f"HTTP {response.status_code}: {_detail(_json_or_none(response)) or response.reason}")
+            data = b""
+            for chunk in response.iter_content(65536):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise OSError(f"more than {max_bytes} bytes")
+            return data
+
     def close(self) -> None:
         self.session.close()
 
@@ -107,6 +123,7 @@ def classify(response: requests.Response) -> Outcome:
             status=status,
             accepted=int(counts.get("accepted", 0) or 0),
             duplicates=int(counts.get("duplicates", 0) or 0),
+            update=parse_offer(counts.get("update")),
         )
     detail = _detail(payload) or response.text[:300] or response.reason or ""
     return Outcome(
@@ -184,5 +201,5 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

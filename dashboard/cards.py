@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from dashboard.overview import describe_hosts
 from dashboard.templatetags.dashboard import ago, duration, rate
-from hosts.models import Host
+from hosts import agent_dist
+from hosts.models import Host, version_older
 
 # A gauge turns amber this many points below its threshold, red at the threshold.
 WARN_MARGIN = 10
@@ -55,7 +56,9 @@ def gauges(described: dict[str, Any], limits: dict[str, int]) -> list[dict[str, 
     ]
 
 
-def card(described: dict[str, Any], limits: dict[str, int], url_pattern: str, now: datetime) -> dict[str, Any]:
+def card(
+    described: dict[str, Any], limits: dict[str, int], url_pattern: str, now: datetime, hub_agent: str = ""
+) -> dict[str, Any]:
     """A described host plus its card's display strings.
 
     Formatted here rather than in the template: the overview renders up to hundreds
@@ -72,6 +75,8 @@ def card(described: dict[str, Any], limits: dict[str, int], url_pattern: str, no
         "uptime": duration(latest["uptime_seconds"]) if latest else "",
         "seen_iso": last_seen.isoformat() if last_seen else "",
         "seen_ago": ago(last_seen, now),
+        "hub_agent": hub_agent,
+        "agent_behind": version_older(described["system"]["agent_version"], hub_agent),
     }
 
 
@@ -80,7 +85,8 @@ def cards(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # Host names are [a-z0-9.-], safe in a path as they are: reverse once, not per card.
     url_pattern = reverse("host", args=["~"])
     now = timezone.now()
-    return [card(d, limits, url_pattern, now) for d in described]
+    hub_agent = agent_dist.agent_version()
+    return [card(d, limits, url_pattern, now, hub_agent) for d in described]
 
 
 def host_card_context(host_id: int) -> dict[str, Any] | None:

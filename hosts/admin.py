@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils import timezone
 
+from hosts import agent_dist
 from hosts.models import ApiKey, Certificate, EnrollmentToken, Host
 
 
@@ -53,8 +54,17 @@ class CertificateInline(admin.TabularInline):
 
 @admin.register(Host)
 class HostAdmin(admin.ModelAdmin):
-    list_display = ("name", "display_name", "enabled", "status_now", "last_seen", "os", "agent_version")
-    list_filter = ("enabled",)
+    list_display = (
+        "name",
+        "display_name",
+        "enabled",
+        "status_now",
+        "last_seen",
+        "os",
+        "agent_version",
+        "agent_auto_update",
+    )
+    list_filter = ("enabled", "agent_auto_update")
     search_fields = ("name", "display_name", "description")
     readonly_fields = (
         "first_seen",
@@ -69,7 +79,7 @@ class HostAdmin(admin.ModelAdmin):
         "created_at",
     )
     inlines = [ApiKeyInline, CertificateInline]
-    actions = ["create_agent_key", "make_enrollment_token"]
+    actions = ["create_agent_key", "make_enrollment_token", "update_agent", "stop_updating_agent"]
 
     @admin.display(description="status")
     def status_now(self, host: Host) -> str:
@@ -127,6 +137,34 @@ class HostAdmin(admin.ModelAdmin):
                 f"(copy it now): python -m agent enroll --server {settings.PUBLIC_URL} --token {raw}",
                 messages.WARNING,
             )
+
+    @admin.action(
+        description="Update the agent from the hub (now and at every new hub version)", permissions=["change"]
+    )
+    def update_agent(self, request: HttpRequest, queryset: Any) -> None:
+        # save() per host rather than update(): the hub's cached agent identities follow a host change.
+        hosts = list(queryset.filter(agent_auto_update=False))
+        for host in hosts:
+            host.agent_auto_update = True
+            host.save(update_fields=["agent_auto_update"])
+        self.message_user(
+            request,
+            f"{len(hosts)} host(s) marked: each agent older than {agent_dist.agent_version()} updates itself "
+            "after its next report (agents installed with install.sh; others: install.sh --upgrade).",
+        )
+
+    @admin.action(description="Stop updating the agent from the hub", permissions=["change"])
+    def stop_updating_agent(self, request: HttpRequest, queryset: Any) -> None:
+        hosts = list(queryset.filter(agent_auto_update=True))
+        for host in hosts:
+            host.agent_auto_update = False
+            host.save(update_fields=["agent_auto_update"])
+        note = (
+            " (AGENT_AUTO_UPDATE is on: the hub still offers every agent its version)"
+            if settings.AGENT_AUTO_UPDATE
+            else ""
+        )
+        self.message_user(request, f"{len(hosts)} host(s) no longer updated from the hub{note}.")
 
 
 @admin.register(ApiKey)

@@ -10,6 +10,7 @@ and report interval filled in: public values only, nothing secret.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import hashlib
 import io
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from django.conf import settings
 
 from hosts import pki
+from hosts.models import Host
 
 # What an installed agent needs; tests, the ssh deploy script and per-host env files stay out.
 PACKAGE_FILES = ("*.py", "requirements.txt", "requirements-enroll.txt", "README.md", "install.sh")
@@ -34,7 +36,7 @@ SAFE_URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?\Z")
 
 
 def source_dir() -> Path:
-    return Path(settings.BASE_DIR) / "agent"
+    return Path(settings.AGENT_SOURCE_DIR)
 
 
 def agent_version() -> str:
@@ -98,6 +100,34 @@ def tarball_path() -> Path:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     return path
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tarball_sha256() -> str:
+    """SHA-256 of the current tarball, read once per file (every report may ask)."""
+    path = tarball_path()
+    stat = path.stat()
+    return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def update_offer(host: Host, reported_version: str) -> dict[str, str] | None:
+    """What the report's answer tells an agent to update to, or None.
+
+    The agent fetches the tarball over its own mutual-TLS session and checks it against
+    this SHA-256, which reached it over the same authenticated connection.
+    """
+    version = agent_version()
+    if not host.wants_agent(version, reported_version):
+        return None
+    return {"version": version, "url": f"/agent/{tarball_name(version)}", "sha256": tarball_sha256()}
 
 
 def ca_fingerprint(certificate: x509.Certificate) -> str:

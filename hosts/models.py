@@ -53,6 +53,21 @@ class HostQuerySet(models.QuerySet["Host"]):
         return self.filter(enabled=True)
 
 
+def version_key(version: str) -> tuple[int, ...] | None:
+    """1.2.10 as (1, 2, 10); None for what is not dotted numbers (a development build)."""
+    parts = version.split(".")
+    if not version or not all(part.isdigit() and len(part) <= 9 for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
+
+
+def version_older(version: str, than: str) -> bool:
+    """True only when both are release numbers and `version` is the older: never a downgrade,
+    never an agent whose version cannot be compared."""
+    mine, theirs = version_key(version), version_key(than)
+    return mine is not None and theirs is not None and mine < theirs
+
+
 class Host(models.Model):
     # The agent's identity: the client certificate's CN, or the host an agent key is bound to.
     name = models.CharField(max_length=63, unique=True, validators=[HOST_NAME_VALIDATOR])
@@ -70,6 +85,11 @@ class Host(models.Model):
     arch = models.CharField(max_length=50, blank=True)
     cpu_count = models.PositiveIntegerField(null=True, blank=True)
     agent_version = models.CharField(max_length=50, blank=True)
+    # Opt-in: the report's answer offers this host's agent the hub's version when it is older
+    # (or every host's, with AGENT_AUTO_UPDATE).
+    agent_auto_update = models.BooleanField(
+        default=False, help_text="update this host's agent from the hub whenever the hub's version is newer"
+    )
     boot_time = models.DateTimeField(null=True, blank=True)
     reported_hostname = models.CharField(max_length=255, blank=True)
 
@@ -103,6 +123,12 @@ class Host(models.Model):
     @property
     def label(self) -> str:
         return self.display_name or self.name
+
+    def wants_agent(self, hub_version: str, reported_version: str) -> bool:
+        """Whether the agent that reported `reported_version` should update to the hub's."""
+        if not (settings.AGENT_AUTO_UPDATE or self.agent_auto_update):
+            return False
+        return version_older(reported_version, hub_version)
 
     def status(self, now: datetime | None = None) -> str:
         """online while reports arrive on time, stale after a few missed, offline after more."""

@@ -11,6 +11,7 @@ from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
+from hosts import agent_dist
 from hosts.identity import AgentIdentity, identify_agent
 from metrics import ingest
 from metrics.models import HostGone
@@ -105,6 +106,7 @@ def listed_errors(error: PydanticValidationError) -> list[dict[str, Any]]:
         503: ErrorOut,
     },
     openapi_extra=_report_body_schema(),
+    exclude_none=True,  # no "update": null for agents not being updated
 )
 def report(request: HttpRequest) -> Status:
     """Receive one report, or a batch of up to 500 from an agent catching up.
@@ -143,7 +145,12 @@ def report(request: HttpRequest) -> Status:
             "ms": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    return Status(202, {"accepted": len(stored), "duplicates": duplicates})
+    answer: dict[str, Any] = {"accepted": len(stored), "duplicates": duplicates}
+    newest = max(reports, key=lambda r: r.collected_at)
+    offer = agent_dist.update_offer(identity.host, newest.system.agent_version)
+    if offer is not None:
+        answer["update"] = offer
+    return Status(202, answer)
 
 
 @router.post(

@@ -130,9 +130,19 @@ def report_body_json_schema() -> tuple[dict[str, Any], dict[str, Any]]:
     return {"oneOf": schema["anyOf"]}, schema.get("$defs", {})
 
 
+class AgentUpdate(Schema):
+    """The hub's agent, offered to an older agent marked for updates (hosts/agent_dist.py)."""
+
+    version: str
+    url: str  # a path on the hub, fetched over the agent's mutual-TLS session
+    sha256: str
+
+
 class ReportAccepted(Schema):
     accepted: int
     duplicates: int
+    # Absent for agents not marked for updates; older agents ignore it.
+    update: AgentUpdate | None = None
 
 
 class ReportValid(Schema):

@@ -404,6 +404,13 @@ CERT_EXPIRY_WARNING_DAYS = env_int("CERT_EXPIRY_WARNING_DAYS", 14, minimum=1, ma
 # address and minute, and how long the one-time enrollment token of "Add host" stays valid.
 AGENT_DOWNLOADS_PER_MINUTE = env_int("AGENT_DOWNLOADS_PER_MINUTE", 60, minimum=1, maximum=100_000)
 ENROLLMENT_TOKEN_HOURS = env_int("ENROLLMENT_TOKEN_HOURS", 1, minimum=1, maximum=24 * 30)
+# Offer every agent older than the hub's in its report's answer (hosts/agent_dist.py: update_offer);
+# off: only hosts marked in the admin ("Update the agent from the hub") are offered it.
+AGENT_AUTO_UPDATE = env_bool("AGENT_AUTO_UPDATE", False)
+# The agent package the hub serves and offers (its __version__ is "the hub's agent version").
+AGENT_SOURCE_DIR = Path(env_str("AGENT_SOURCE_DIR", str(BASE_DIR / "agent"))).resolve()
+if not (AGENT_SOURCE_DIR / "__init__.py").is_file():
+    raise ImproperlyConfigured(f"AGENT_SOURCE_DIR {AGENT_SOURCE_DIR} is not the agent package (no __init__.py)")
 CELERY_BEAT_SCHEDULE["certificate-expiry"] = {
     "task": "hosts.tasks.check_certificate_expiry",
     "schedule": 3600.0,

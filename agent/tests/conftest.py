@@ -226,7 +226,7 @@ class Pki:
     def _builder(self, subject, issuer, public_key, days, start_days_ago=1):
         from cryptography import x509
 
-        now = datetime.datetime.now(datetime.UTC)
+        now = datetime.datetime.now(datetime.timezone.utc)
         return (
             x509.CertificateBuilder()
             .subject_name(subject)

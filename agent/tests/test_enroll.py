@@ -43,7 +43,7 @@ class EnrollHandler(BaseHTTPRequestHandler):
             return self.answer(422, {"detail": f"CSR common name {cn!r} does not match the token's host"})
         hub.used.add(token)
         ca_key, ca_cert, _ = hub.ca
-        now = datetime.datetime.now(datetime.UTC)
+        now = datetime.datetime.now(datetime.timezone.utc)
         cert = (
             x509.CertificateBuilder()
             .subject_name(csr.subject)

@@ -1,5 +1,5 @@
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -7,7 +7,7 @@ from agent.spool import Spool
 
 
 def stamp(seconds_ago: float = 0.0) -> str:
-    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat()
 
 
 def fill(spool: Spool, count: int, size: int = 100, seconds_ago: float = 0.0) -> list[bytes]:

@@ -66,12 +66,26 @@ def module_vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def hub(module_vault: Path, tmp_path_factory: pytest.TempPathFactory, django_db_setup: Any) -> Iterator[str]:
+def agent_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of agent/ the hub serves (AGENT_SOURCE_DIR): update tests publish a new version in it."""
+    source = tmp_path_factory.mktemp("agent-source") / "agent"
+    shutil.copytree(BASE_DIR / "agent", source, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    return source
+
+
+@pytest.fixture(scope="module")
+def hub(
+    module_vault: Path, agent_source: Path, tmp_path_factory: pytest.TempPathFactory, django_db_setup: Any
+) -> Iterator[str]:
     """The mutual-TLS hub on a free port, its PUBLIC_URL that port (what install.sh carries)."""
     port = free_port()
     url = f"https://127.0.0.1:{port}"
     env = hub_env(
-        tmp_path_factory.mktemp("install-hub"), VAULT_PATH=str(module_vault), MTLS_ENABLED="true", PUBLIC_URL=url
+        tmp_path_factory.mktemp("install-hub"),
+        VAULT_PATH=str(module_vault),
+        MTLS_ENABLED="true",
+        PUBLIC_URL=url,
+        AGENT_SOURCE_DIR=str(agent_source),
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "statusdash.tls_server", "-p", str(port), "--client-certs", "optional"],
@@ -405,3 +419,137 @@ def test_a_tarball_that_does_not_match_sha256sums_is_not_installed(
     assert result.returncode == 6
     assert f"{name} does not match SHA256SUMS" in result.stderr
     assert not (root / "opt").exists()
+
+
+# --- Updates from the hub: version N installed by install.sh, the hub then serving N+1 ------------
+
+
+def bumped(version: str) -> str:
+    major, minor, patch = (int(part) for part in version.split("."))
+    return f"{major}.{minor}.{patch + 1}"
+
+
+@pytest.fixture
+def publish(agent_source: Path) -> Iterator[Any]:
+    """Make the hub serve agent N+1 (built from the copy with its __version__ bumped), or a broken N+1."""
+    saved = {name: (agent_source / name).read_text() for name in ("__init__.py", "check.py")}
+
+    def publish(broken: bool = False) -> str:
+        # A version of its own for the broken build: the hub builds each version's tarball once.
+        version = bumped(bumped(agent_dist.agent_version())) if broken else bumped(agent_dist.agent_version())
+        init = saved["__init__.py"].replace(
+            f'__version__ = "{agent_dist.agent_version()}"', f'__version__ = "{version}"'
+        )
+        (agent_source / "__init__.py").write_text(init)
+        if broken:  # `python -m agent check` fails on it; the daemon never imports check.py
+            (agent_source / "check.py").write_text(saved["check.py"] + '\nraise RuntimeError("broken build")\n')
+        return version
+
+    yield publish
+    for name, text in saved.items():
+        (agent_source / name).write_text(text)
+
+
+@pytest.fixture
+def daemon(root: Path, tmp_path: Path) -> Iterator[Any]:
+    """The installed agent's daemon, as the unit runs it (from APP, with the venv's python)."""
+    processes: list[subprocess.Popen[bytes]] = []
+    log = tmp_path / "agent.log"
+
+    def start() -> subprocess.Popen[bytes]:
+        app = root / "opt/statusdash-agent"
+        command = [
+            str(app / "venv/bin/python"),
+            "-m",
+            "agent",
+            "run",
+            "--env-file",
+            str(root / "etc/statusdash/agent.env"),
+        ]
+        with log.open("ab") as out:
+            process = subprocess.Popen([*command, "--interval", "1"], cwd=app, stdout=out, stderr=out)
+        processes.append(process)
+        return process
+
+    start.log = log  # type: ignore[attr-defined]
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_for(condition: Any, what: str, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {seconds} s; agent log:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+
+
+def installed_release(root: Path) -> str:
+    return os.readlink(root / "opt/statusdash-agent/agent")
+
+
+@pytest.mark.usefixtures("prepared_venv")
+def test_an_agent_marked_for_update_installs_the_hubs_new_version_and_restarts_into_it(
+    script: Path, run: Any, root: Path, publish: Any, daemon: Any
+) -> None:
+    host, token = new_host()
+    assert run(script, "--token", token, "--name", "web-7").returncode == 0
+    first = installed_release(root)
+    host.agent_auto_update = True
+    host.save()
+    new = publish()
+    process = daemon()
+
+    def reports_new_version() -> bool:
+        host.refresh_from_db()
+        return host.agent_version == new
+
+    wait_for(reports_new_version, f"no report from agent {new}", daemon.log)
+    assert process.poll() is None  # re-executed in place: the unit sees no exit
+    assert installed_release(root).startswith(f"versions/{new}-")
+    versions = sorted(p.name for p in (root / "opt/statusdash-agent/versions").iterdir())
+    assert versions == sorted([first.split("/")[1], installed_release(root).split("/")[1]])
+    assert f'__version__ = "{new}"' in (root / "opt/statusdash-agent/agent/__init__.py").read_text()
+
+
+@pytest.mark.usefixtures("prepared_venv")
+def test_an_agent_not_marked_for_update_stays_on_its_version(
+    script: Path, run: Any, root: Path, publish: Any, daemon: Any
+) -> None:
+    host, token = new_host()
+    assert run(script, "--token", token, "--name", "web-7").returncode == 0
+    first = installed_release(root)
+    publish()
+    daemon()
+    seen = MetricSample.objects.filter(host=host).count()
+    wait_for(lambda: MetricSample.objects.filter(host=host).count() >= seen + 3, "no reports", daemon.log)
+    assert installed_release(root) == first
+    host.refresh_from_db()
+    assert host.agent_version == agent_dist.agent_version()
+
+
+@pytest.mark.usefixtures("prepared_venv")
+def test_a_new_version_that_fails_its_check_is_rolled_back(
+    script: Path, run: Any, root: Path, publish: Any, daemon: Any
+) -> None:
+    host, token = new_host()
+    assert run(script, "--token", token, "--name", "web-7").returncode == 0
+    first = installed_release(root)
+    host.agent_auto_update = True
+    host.save()
+    new = publish(broken=True)
+    process = daemon()
+    wait_for(lambda: "rolled back" in daemon.log.read_text(), "no rollback", daemon.log)
+    seen = MetricSample.objects.filter(host=host).count()
+    wait_for(lambda: MetricSample.objects.filter(host=host).count() >= seen + 2, "no reports after", daemon.log)
+    assert process.poll() is None
+    assert installed_release(root) == first
+    assert [p.name for p in (root / "opt/statusdash-agent/versions").iterdir()] == [first.split("/")[1]]
+    log = daemon.log.read_text()
+    assert f"agent {new} failed `python -m agent check`; rolled back to {agent_dist.agent_version()}" in log
+    assert "broken build" in log
+    assert log.count("rolled back") == 1  # not tried again at every report
+    host.refresh_from_db()
+    assert host.agent_version == agent_dist.agent_version()
