@@ -47,6 +47,7 @@ def gauges(described: dict[str, Any], limits: dict[str, int]) -> list[dict[str, 
     return [
         {
             "css": f"gauge-row {key} level-{level(value, limits['cpu' if key == 'load' else key])}",
+            "level": f"{key} level-{level(value, limits['cpu' if key == 'load' else key])}",
             "label": label,
             "width": round(max(0.0, min(100.0, value))),
             "text": text,

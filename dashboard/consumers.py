@@ -77,7 +77,10 @@ class DashboardConsumer(LiveConsumer):
         return [live.hosts_group()]
 
     async def host_updated(self, event: dict[str, Any]) -> None:
-        await self.send_html(await database_sync_to_async(render_card)(event["host_id"]))
+        # The card and the table row, as two messages: a <tr> parses only at the start of
+        # one (after another element the HTML parser drops it). The page swaps in whichever it shows.
+        for html in await database_sync_to_async(render_card_and_row)(event["host_id"]):
+            await self.send_html(html)
 
     async def sentiment_updated(self, event: dict[str, Any]) -> None:
         await self.send_html(await database_sync_to_async(render_sentiment)())
@@ -100,11 +103,13 @@ class HostPageConsumer(LiveConsumer):
         await self.send_html(await database_sync_to_async(render_host_live)(self.host_id))
 
 
-def render_card(host_id: int) -> str | None:
+def render_card_and_row(host_id: int) -> list[str]:
     context = host_card_context(host_id)
     if context is None:
-        return None
-    return render_to_string("hosts/_host_card.html", {**context, "oob": True})
+        return []
+    return [
+        render_to_string(name, {**context, "oob": True}) for name in ("hosts/_host_card.html", "hosts/_host_row.html")
+    ]
 
 
 def render_sentiment() -> str:

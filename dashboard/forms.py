@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
+from dashboard.overview import SORTS
 from hosts.models import HostStatus
+
+VIEWS = [("cards", "cards"), ("table", "table")]
 
 
 class OverviewFilter(forms.Form):
@@ -13,14 +16,10 @@ class OverviewFilter(forms.Form):
     tag = forms.CharField(required=False, max_length=40)
     sort = forms.ChoiceField(
         required=False,
-        choices=[
-            ("name", "name"),
-            ("cpu", "CPU"),
-            ("memory", "memory"),
-            ("disk", "disk"),
-            ("last_seen", "last seen"),
-        ],
+        choices=[(key, label) for key, label in SORTS.items()]
+        + [(f"-{key}", f"{label}, reversed") for key, label in SORTS.items()],
     )
+    view = forms.ChoiceField(required=False, choices=VIEWS)
 
     def is_filtering(self) -> bool:
         data = self.cleaned_data

@@ -74,8 +74,40 @@ def overall_sentiment(hosts: list[Host] | None = None) -> dict[str, Any]:
     return sentiment.overall(status_counts(hosts) if hosts is not None else None)
 
 
-# Busiest first for metrics; for last seen, the longest silent first (that is what needs a look).
-_SORT_KEYS = {"cpu": "cpu_percent", "memory": "memory_percent", "disk": "disk_percent"}
+# Each sort's natural order puts what needs a look first: busiest first for metrics, the
+# longest silent first for last seen, problems first for status, most alerts first.
+# A leading "-" reverses it. Hosts without the sorted value (no metrics, never seen) go last either way.
+SORTS = {
+    "name": "name",
+    "status": "status",
+    "cpu": "CPU",
+    "memory": "memory",
+    "disk": "worst disk",
+    "load": "load",
+    "network": "network",
+    "last_seen": "last seen",
+    "alerts": "firing alerts",
+}
+_STATUS_ORDER = {"offline": 0, "stale": 1, "online": 2}
+
+
+def _sort_value(host: dict[str, Any], sort: str) -> Any:
+    """The value a sort orders by, smallest first in the natural order; None when the host has none."""
+    latest = host["latest"] or {}
+    if sort == "status":
+        return _STATUS_ORDER.get(host["status"], 3)
+    if sort == "last_seen":
+        return host["last_seen"]
+    if sort == "alerts":
+        return -host["active_alerts"]
+    if sort == "load":
+        return -latest["load"][0] if latest.get("load") else None
+    if sort == "network":
+        return -(latest["net_rx_bps"] + latest["net_tx_bps"]) if latest.get("net_rx_bps") is not None else None
+    if sort in ("cpu", "memory", "disk"):
+        value = latest.get(f"{sort}_percent")
+        return -value if value is not None else None
+    return None
 
 
 def filter_hosts(
@@ -93,19 +125,17 @@ def filter_hosts(
 
 
 def sort_hosts(described: list[dict[str, Any]], sort: str = "name") -> list[dict[str, Any]]:
-    """Sorted copy; hosts without the sorted value (no metrics, never seen) go last."""
-    if sort == "last_seen":
-        seen = [h for h in described if h["last_seen"]]
-        never = [h for h in described if not h["last_seen"]]
-        return sorted(seen, key=lambda h: h["last_seen"]) + sorted(never, key=lambda h: h["name"])
-    field = _SORT_KEYS.get(sort)
-    if field is None:
-        return sorted(described, key=lambda h: (h["display_name"] or h["name"]).lower())
-    with_value: list[dict[str, Any]] = []
-    without: list[dict[str, Any]] = []
-    for h in described:
-        (with_value if h["latest"] and h["latest"].get(field) is not None else without).append(h)
-    return sorted(with_value, key=lambda h: (-h["latest"][field], h["name"])) + without
+    """Sorted copy by one of SORTS, "-" first to reverse; ties and hosts without the value by name."""
+    reverse = sort.startswith("-")
+    key = sort.lstrip("-")
+    by_name = sorted(described, key=lambda h: ((h["display_name"] or h["name"]).lower(), h["name"]))
+    if key not in SORTS or key == "name":
+        return by_name[::-1] if reverse else by_name
+    with_value = [(v, h) for h in by_name if (v := _sort_value(h, key)) is not None]
+    without = [h for h in by_name if _sort_value(h, key) is None]
+    # sorted() is stable: equal values keep the name order in both directions.
+    ordered = sorted(with_value, key=lambda pair: pair[0], reverse=reverse)
+    return [h for _, h in ordered] + without
 
 
 def all_tags(hosts: Iterable[Host]) -> list[str]:

@@ -2,6 +2,11 @@
 
 Ranges within RAW_RETENTION_HOURS read raw samples; longer ones read the coarsest
 rollup tier that still gives ~600 points, so a 30-day chart reads hundreds of rows.
+
+Silence is kept as silence: where two points are further apart than a host may
+go quiet and still count as online (`gap_seconds`), the missing steps are filled
+with None here, on the server, so every reader (the charts, the API) sees the gap
+and a chart that does not span gaps draws none across it.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, F, FloatField, IntegerField, Max, Sum
+from django.db.models import Avg, Count, F, FloatField, IntegerField, Max, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -46,6 +51,36 @@ def rollup_step(range_key: str) -> int | None:
     return max(fine_enough) if fine_enough else min(covering)
 
 
+def gap_seconds(step: int) -> int:
+    """Points further apart than this have a gap between them.
+
+    The same silence that turns a host stale (STALE_AFTER_INTERVALS missed reports);
+    never less than one step, since one step apart is as dense as a range gets.
+    """
+    return max(step, settings.REPORT_INTERVAL * settings.STALE_AFTER_INTERVALS)
+
+
+def fill_gaps(buckets: list[int], step: int) -> list[int | None]:
+    """Bucket numbers in order with a None for every missing step inside each gap.
+
+    Steps missing between points closer than `gap_seconds` are left out: an agent
+    reporting less often than a short range's step leaves empty buckets that are no gap.
+    """
+    limit = gap_seconds(step)
+    filled: list[int | None] = []
+    for i, bucket in enumerate(buckets):
+        if i and (bucket - buckets[i - 1]) * step > limit:
+            filled.extend([None] * (bucket - buckets[i - 1] - 1))
+        filled.append(bucket)
+    return filled
+
+
+def _window(range_key: str) -> tuple[int, int]:
+    """The range as a chart's x axis spans it: (start, end) in seconds since 1970, ending now."""
+    end = int(timezone.now().timestamp())
+    return end - int(RANGES[range_key].total_seconds()), end
+
+
 def history(host: Host, range_key: str) -> dict[str, Any]:
     """Average per bucket for each series (peaks kept for CPU), oldest first."""
     return _history(host, range_key)[0]
@@ -65,6 +100,7 @@ def _history(host: Host, range_key: str) -> tuple[dict[str, Any], list[int] | No
                 **{f"avg_{name}": Avg(F(name), output_field=FloatField()) for name in SERIES},
                 max_cpu_percent=Max("cpu_percent"),
                 last_id=Max("id"),
+                reports=Count("id"),
             )
             .order_by("bucket")
         )
@@ -83,19 +119,38 @@ def _history(host: Host, range_key: str) -> tuple[dict[str, Any], list[int] | No
                     for name in SERIES
                 },
                 max_cpu_percent=Max("cpu_percent_max"),
+                reports=Sum("sample_count"),
             )
             .order_by("bucket")
         )
+    by_bucket = {p["bucket"]: p for p in points}
+    buckets = fill_gaps([p["bucket"] for p in points], step)
+    # A gap's steps count on from the bucket before it.
+    timestamps: list[int] = []
+    for bucket in buckets:
+        timestamps.append(bucket * step if bucket is not None else timestamps[-1] + step)
+    rows = [by_bucket.get(b) if b is not None else None for b in buckets]
+    start, end = _window(range_key)
+
+    def column(key: str) -> list[Any]:
+        return [row[key] if row is not None else None for row in rows]
+
     result = {
         "range": range_key,
+        "start": start,
+        "end": end,
         "step_seconds": step,
-        "timestamps": [p["bucket"] * step for p in points],
+        "gap_seconds": gap_seconds(step),
+        "rollup": tier is not None,
+        "timestamps": timestamps,
+        # Reports behind each point: a live report in the newest step joins its average.
+        "counts": column("reports"),
         "series": {
-            **{name: [p[f"avg_{name}"] for p in points] for name in SERIES},
-            "cpu_max": [p["max_cpu_percent"] for p in points],
+            **{name: column(f"avg_{name}") for name in SERIES},
+            "cpu_max": column("max_cpu_percent"),
         },
     }
-    return result, [p["last_id"] for p in points] if tier is None else None
+    return result, column("last_id") if tier is None else None
 
 
 def history_with_detail(host: Host, range_key: str) -> dict[str, Any]:
@@ -108,16 +163,36 @@ def history_with_detail(host: Host, range_key: str) -> dict[str, Any]:
     """
     result, last_ids = _history(host, range_key)
     if last_ids is None:
-        series = result["series"]
-        result["detail"] = {
-            "cores": [],
-            "disks": {"fullest mount": series["disk_percent"]},
-            "network": {"all": {"rx": series["net_rx_bps"], "tx": series["net_tx_bps"]}},
-        }
-        return result
-    details = dict(MetricSample.objects.filter(id__in=last_ids).values_list("id", "detail"))
-    result["detail"] = detail_series([details.get(i) or {} for i in last_ids])
+        result["detail"] = totals_detail(result["series"])
+    else:
+        details = dict(MetricSample.objects.filter(id__in=[i for i in last_ids if i]).values_list("id", "detail"))
+        result["detail"] = detail_series([details.get(i) or {} if i else {} for i in last_ids])
+    result["latest"] = _latest_in_range(host, result)
     return result
+
+
+def totals_detail(series: dict[str, list[Any]]) -> dict[str, Any]:
+    """What ranges read from rollups chart instead of per-core/mount/interface detail."""
+    return {
+        "cores": [],
+        "disks": {"fullest mount": series["disk_percent"]},
+        "network": {"all": {"rx": series["net_rx_bps"], "tx": series["net_tx_bps"]}},
+    }
+
+
+def _latest_in_range(host: Host, result: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest report, shaped like the range's points: the charts' "now" column.
+
+    The same sample as the summary above the charts (the latest-metrics cache holds
+    the newest report too), not the last step's average: with steps of minutes a step
+    averages many reports and would disagree with it.
+    """
+    point = live_point(host)
+    if point is None or point["timestamps"][0] < result["start"]:
+        return None
+    if result["rollup"]:
+        point["detail"] = totals_detail(point["series"])
+    return point
 
 
 def detail_series(details: list[dict[str, Any]]) -> dict[str, Any]:

@@ -64,6 +64,8 @@ async def test_report_pushes_the_host_card(make_report: Any, monkeypatch: pytest
     assert f'id="host-{host.pk}"' in html
     assert 'hx-swap-oob="true"' in html
     assert "42.5%" in html
+    row = await communicator.receive_from(timeout=3)  # the same host as a table row, for the table view
+    assert row.startswith(f'<tr id="host-row-{host.pk}" class="status-online" hx-swap-oob="true"') and "42.5%" in row
     await communicator.disconnect()
 
 
@@ -182,10 +184,12 @@ async def test_host_going_quiet_turns_its_card_offline_without_a_report(make_rep
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
         statuses = await live.publish_status_changes(statuses)
         card = await communicator.receive_from(timeout=3)
+        row = await communicator.receive_from(timeout=3)
         header = await communicator.receive_from(timeout=3)
     assert statuses == {host.pk: "offline"}
     assert f'id="host-{host.pk}"' in card
     assert "status-offline" in card
+    assert row.startswith(f'<tr id="host-row-{host.pk}"') and "status-offline" in row
     assert 'id="sentiment"' in header and "badge-unhealthy" in header
     await communicator.disconnect()
 

@@ -70,3 +70,58 @@ def test_ranges_read_from_rollups_chart_the_fullest_mount_and_all_interfaces(hos
     assert data["detail"]["network"] == {
         "all": {"rx": data["series"]["net_rx_bps"], "tx": data["series"]["net_tx_bps"]}
     }
+
+
+def test_a_silence_longer_than_a_host_may_keep_online_is_filled_with_nulls(host: Host) -> None:
+    now = timezone.now()
+    # A report every 20 s (on time: a host is stale after 30 s), none from 30 to 20 minutes ago.
+    ages = [s for s in range(0, 3600, 20) if not 20 * 60 < s < 30 * 60]
+    reports = []
+    for age in ages:
+        report = sample_report(seed=age)
+        report["collected_at"] = now - timedelta(seconds=age)
+        reports.append(report)
+    MetricSample.store_reports(host, reports)
+    data = history_with_detail(host, "1h")
+    step = data["step_seconds"]
+    cpu, times = data["series"]["cpu_percent"], data["timestamps"]
+    gap = [t for t, v in zip(times, cpu, strict=True) if v is None]
+    before = int((now - timedelta(minutes=30)).timestamp()) // step * step
+    after = int((now - timedelta(minutes=20)).timestamp()) // step * step
+    # Every step inside the silence and nowhere else.
+    assert gap == list(range(before + step, after, step))
+    assert times == sorted(times)
+    assert len(data["detail"]["cores"][0]) == len(times) and data["counts"][times.index(gap[0])] is None
+
+
+def test_reports_sparser_than_a_step_but_on_time_leave_no_gap(host: Host) -> None:
+    # Every 20 s on a 1 h range (6 s steps): most steps are empty, none is a gap.
+    store(host, 100, timedelta(seconds=20))
+    data = history_with_detail(host, "1h")
+    assert None not in data["series"]["cpu_percent"]
+    assert len(data["timestamps"]) == 100
+
+
+def test_history_spans_the_range_ending_now(host: Host) -> None:
+    store(host, 1, timedelta(seconds=10))
+    data = history_with_detail(host, "6h")
+    assert data["end"] - data["start"] == 6 * 3600
+    assert abs(data["end"] - timezone.now().timestamp()) < 5
+
+
+def test_latest_is_the_newest_report_not_its_steps_average(host: Host) -> None:
+    # 24 h steps are 144 s: the newest step averages several reports.
+    store(host, 30, timedelta(seconds=5))
+    newest = MetricSample.objects.order_by("-collected_at").first()
+    data = history_with_detail(host, "24h")
+    assert data["latest"]["series"]["cpu_percent"] == [newest.cpu_percent]
+    assert data["latest"]["timestamps"] == [int(newest.collected_at.timestamp())]
+    assert data["counts"][-1] > 1
+
+
+def test_latest_older_than_the_range_is_left_out(host: Host) -> None:
+    report = sample_report(seed=1)
+    report["collected_at"] = timezone.now() - timedelta(hours=2)
+    MetricSample.store_reports(host, [report])
+    assert history_with_detail(host, "1h")["latest"] is None
+    assert history_with_detail(host, "6h")["latest"] is not None

@@ -67,13 +67,15 @@
     refreshing = setTimeout(function () { refreshing = null; refresh(); }, 300);
   });
 
-  // A card pushed for a host not on the page is a new host (or one filtered out):
-  // redraw the unfiltered grid, at most every few seconds.
+  // A host pushed that is on the page neither as a card nor as a table row is a new host
+  // (or one filtered out): redraw the unfiltered grid, at most every few seconds.
   var pending = null;
   document.addEventListener("htmx:oobErrorNoTarget", function (event) {
     var root = liveRoot();
     var id = event.detail && event.detail.content && event.detail.content.id || "";
-    if (!root || root.dataset.refresh !== "#host-grid" || id.indexOf("host-") !== 0) return;
+    var match = /^host-(?:row-)?(\d+)$/.exec(id);
+    if (!root || root.dataset.refresh !== "#host-grid" || !match) return;
+    if (document.getElementById("host-" + match[1]) || document.getElementById("host-row-" + match[1])) return;
     var query = new URLSearchParams(window.location.search);
     if (query.get("q") || query.get("status") || query.get("tag") || pending) return;
     pending = setTimeout(function () { pending = null; refresh(); }, 2000);
