@@ -82,11 +82,29 @@ def with_extra_migration(path: Path, app: str, name: str) -> None:
 
 
 def insert_host(db: sqlite3.Connection, name: str) -> None:
-    """A host row written as another program would, not through the ORM (every column is NOT NULL)."""
+    """A host row written as another program would, not through the ORM (every column is NOT NULL).
+
+    The columns are those of the schema at hand: older backups lack the newer ones.
+    """
+    values = {
+        "name": name,
+        "display_name": "",
+        "description": "",
+        "tags": "[]",
+        "enabled": 1,
+        "created_at": "2026-01-01",
+        "os": "",
+        "kernel": "",
+        "arch": "",
+        "agent_version": "",
+        "reported_hostname": "",
+        "agent_auto_update": 0,
+    }
+    present = {row[1] for row in db.execute("PRAGMA table_info(hosts_host)")}
+    columns = [column for column in values if column in present]
     db.execute(
-        "INSERT INTO hosts_host (name, display_name, description, tags, enabled, created_at, os, kernel, arch,"
-        " agent_version, reported_hostname) VALUES (?, '', '', '[]', 1, '2026-01-01', '', '', '', '', '')",
-        (name,),
+        f"INSERT INTO hosts_host ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",  # noqa: S608
+        [values[column] for column in columns],
     )
 
 
