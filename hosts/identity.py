@@ -196,6 +196,8 @@ def _check_certificate(certificate: x509.Certificate) -> AgentIdentity:
         raise IdentityRefused(403, f"certificate was issued for host {cn!r}, renamed {host.name!r} since; enroll again")
     if not host.enabled:
         raise IdentityRefused(403, f"host {cn!r} is disabled")
+    # The first use of a renewed certificate shows that its agent holds it: the old one can go.
+    record.supersede_predecessor()
     return AgentIdentity(host=host, method="certificate", certificate=record)
 
 

@@ -316,6 +316,11 @@ class Certificate(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(max_length=200, blank=True)
     pem = models.TextField(help_text="The certificate (public).")
+    # The certificate whose agent asked for this one over mTLS (POST /api/agent/renew); it is
+    # revoked the first time this one identifies the agent (supersede_predecessor).
+    renewed_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
 
     objects = CertificateQuerySet.as_manager()
 
@@ -326,7 +331,13 @@ class Certificate(models.Model):
         return f"{self.kind} {self.common_name} ({self.serial[:12]})"
 
     @classmethod
-    def record(cls, certificate: x509.Certificate, kind: str, host: Host | None = None) -> Certificate:
+    def record(
+        cls,
+        certificate: x509.Certificate,
+        kind: str,
+        host: Host | None = None,
+        renewed_from: Certificate | None = None,
+    ) -> Certificate:
         return cls.objects.create(
             kind=kind,
             serial=pki.serial_hex(certificate),
@@ -336,17 +347,51 @@ class Certificate(models.Model):
             not_before=certificate.not_valid_before_utc,
             not_after=certificate.not_valid_after_utc,
             pem=pki.cert_pem(certificate),
+            renewed_from=renewed_from,
         )
 
     @classmethod
     def issue_client(
-        cls, host: Host, public_key: pki.PublicKey, days: int | None = None
+        cls, host: Host, public_key: pki.PublicKey, days: int | None = None, renewed_from: Certificate | None = None
     ) -> tuple[Certificate, x509.Certificate]:
         """Sign a client certificate whose CN is the host's name, and record it."""
         certificate = pki.CertificateAuthority.load().sign(
             public_key, host.name, server=False, days=days or pki.CLIENT_DAYS
         )
-        return cls.record(certificate, CertificateKind.CLIENT, host), certificate
+        return cls.record(certificate, CertificateKind.CLIENT, host, renewed_from), certificate
+
+    def renew(self, csr_pem: str) -> Certificate:
+        """A new client certificate for this one's host, for a CSR its agent made with a new key.
+
+        The caller has identified the agent by this certificate (valid, unrevoked, its host
+        enabled). This one stays valid until the new one is first used (supersede_predecessor),
+        so an answer lost on the way leaves the agent with a working identity.
+        """
+        assert self.host is not None  # an identifying certificate has its host
+        try:
+            csr = pki.load_csr(csr_pem)
+        except pki.CertificateProblem as problem:
+            raise RenewalRefused(422, str(problem)) from None
+        cn = pki.common_name(csr.subject)
+        if cn != self.host.name:
+            raise RenewalRefused(400, f"csr: CN {cn!r} is not this certificate's host {self.host.name!r}")
+        key = cast(pki.PublicKey, csr.public_key())  # load_csr lets only RSA and ECDSA keys through
+        if key == pki.load_certificate(self.pem).public_key():
+            raise RenewalRefused(400, "csr: it holds the current certificate's key; renewal needs a new key")
+        with write_transaction():
+            # Revoked in another process since the agent was identified (identities are cached
+            # for up to AUTH_CACHE_SECONDS): a revoked certificate must not mint its successor.
+            if not Certificate.objects.select_for_update().filter(pk=self.pk, revoked_at=None).exists():
+                raise RenewalRefused(403, "client certificate refused: it was revoked")
+            record, _ = Certificate.issue_client(self.host, key, renewed_from=self)
+        return record
+
+    def supersede_predecessor(self) -> bool:
+        """Revoke the certificate this one renewed, now that this one is in use. True if it was revoked now."""
+        if self.renewed_from_id is None:
+            return False
+        predecessor = Certificate.objects.filter(pk=self.renewed_from_id, revoked_at=None).first()
+        return predecessor is not None and predecessor.revoke(f"superseded by renewal {self.serial}")
 
     def days_left(self, now: datetime | None = None) -> int:
         return (self.not_after - (now or timezone.now())).days
@@ -385,6 +430,15 @@ def certificate_days_left_if_expiring(hosts: list[Host], now: datetime) -> dict[
     """Days left on each host's newest certificate, for hosts where that is within the warning."""
     latest = latest_client_certificates(hosts)
     return {host_id: cert.days_left(now) for host_id, cert in latest.items() if cert.expires_soon(now)}
+
+
+class RenewalRefused(Exception):
+    """A renewal CSR we refuse: status is the HTTP answer (422 names the csr field)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 class EnrollmentRefused(Exception):

@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
@@ -150,6 +151,8 @@ def report(request: HttpRequest) -> Status:
     offer = agent_dist.update_offer(identity.host, newest.system.agent_version)
     if offer is not None:
         answer["update"] = offer
+    if identity.method == "certificate":
+        answer["renew_within_days"] = settings.CERT_EXPIRY_WARNING_DAYS
     return Status(202, answer)
 
 

@@ -143,6 +143,9 @@ class ReportAccepted(Schema):
     duplicates: int
     # Absent for agents not marked for updates; older agents ignore it.
     update: AgentUpdate | None = None
+    # For agents holding a client certificate: renew it (POST /api/agent/renew) when it has
+    # fewer days left than this (CERT_EXPIRY_WARNING_DAYS). Older agents ignore it.
+    renew_within_days: int | None = None
 
 
 class ReportValid(Schema):

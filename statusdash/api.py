@@ -23,6 +23,7 @@ from hosts.auth import LoginThrottle, issue_token
 from hosts.enroll_api import router as enroll_router
 from hosts.identity import AgentIdentity, IdentityRefused, originating_address
 from hosts.models import ApiKey
+from hosts.renew_api import router as renew_router
 from metrics.api import router as metrics_router
 from metrics.schemas import report_body_json_schema
 from services.api import router as events_router
@@ -235,3 +236,4 @@ api.add_router("/metrics", metrics_router)
 api.add_router("/hosts", hosts_router)
 api.add_router("/events", events_router)
 api.add_router("/enroll", enroll_router)
+api.add_router("/agent", renew_router)
