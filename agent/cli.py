@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=cfg.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if cfg.mtls_enabled and not dry_run:
+        from agent.renew import finish_replacing
+
+        finish_replacing(cfg.tls_cert, cfg.tls_key)
 
     if command == "check":
         from agent.check import run_checks
@@ -131,12 +135,14 @@ def run_daemon(cfg: config.Config) -> int:
     except OSError as exc:
         print(f"configuration error: SPOOL_DIR: cannot use {cfg.spool_dir}: {exc}", file=sys.stderr)
         return 2
+    from agent.renew import Renewer
     from agent.update import Updater, installed_app_dir, restart
 
     transport = Transport(cfg)
     app = installed_app_dir()
     updater = Updater(cfg, app, transport.fetch) if app else None
-    agent = Agent(cfg, transport, spool, updater=updater)
+    renewer = Renewer(cfg, transport.post_json, transport.reconnect) if cfg.mtls_enabled else None
+    agent = Agent(cfg, transport, spool, updater=updater, renewer=renewer)
     # The handlers only set a flag: the loop finishes the report in hand into the spool.
     signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
     signal.signal(signal.SIGINT, lambda *_: agent.stop.set())

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent.collector import Collector
 from agent.config import Config
+from agent.renew import Renewer
 from agent.spool import Spool
 from agent.transport import MAX_BODY_BYTES, Backoff, Outcome, Transport, encode
 from agent.update import Offer, Updater
@@ -41,6 +42,7 @@ class Agent:
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
         updater: Updater | None = None,
+        renewer: Renewer | None = None,
     ) -> None:
         self.config = config
         self.transport = transport
@@ -51,6 +53,7 @@ class Agent:
         self.next_send = 0.0  # no sending before this clock() value (backing off)
         self.stop = threading.Event()
         self.updater = updater
+        self.renewer = renewer
         self.restart = False  # set when an update is installed: the caller re-executes
         self.ignored_offers: set[str] = set()
 
@@ -90,7 +93,7 @@ class Agent:
         outcome = self.transport.send(body)
         if outcome.ok:
             self.backoff.reset()
-            self._offered(outcome.update)
+            self._answered(outcome)
             return
         if outcome.retry or outcome.refused:
             self.spool.put(report["collected_at"], body)
@@ -106,7 +109,7 @@ class Agent:
             if outcome.ok:
                 self.spool.delete(ids)
                 self.backoff.reset()
-                self._offered(outcome.update)
+                self._answered(outcome)
                 log.info(
                     "sent %d spooled report(s) (%d new, %d already stored), %d left",
                     len(ids),
@@ -126,6 +129,12 @@ class Agent:
             else:
                 self.spool.delete(ids)
                 self._failed(outcome, what="spooled report")
+
+    def _answered(self, outcome: Outcome) -> None:
+        """What an accepted report's answer asks of the agent: a new certificate, a new version."""
+        if self.renewer is not None:
+            self.renewer.maybe_renew(outcome.renew_within_days)
+        self._offered(outcome.update)
 
     def _offered(self, offer: Offer | None) -> None:
         if offer is None or self.restart:

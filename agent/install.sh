@@ -341,8 +341,9 @@ if [ "$enrolled" = 0 ] || [ "$mode" = upgrade ]; then
 fi
 chmod 0640 "$etc/agent.env"
 if [ -z "$root" ]; then
-    chown root:"$AGENT_USER" "$etc/agent.env" "$certs"
-    chown "$AGENT_USER":"$AGENT_USER" "$certs/agent.key" "$spool"
+    chown root:"$AGENT_USER" "$etc/agent.env"
+    # The agent renews its own certificate (agent/renew.py): new files renamed over the old pair.
+    chown "$AGENT_USER":"$AGENT_USER" "$certs" "$certs/agent.crt" "$certs/agent.key" "$spool"
     # The agent installs its own updates (agent/update.py) beside the current version.
     chown "$AGENT_USER":"$AGENT_USER" "$app"
     chown -R "$AGENT_USER":"$AGENT_USER" "$versions"

@@ -50,6 +50,7 @@ class Outcome(NamedTuple):
     accepted: int = 0
     duplicates: int = 0
     update: Offer | None = None  # the hub's newer agent, offered in a 2xx answer
+    renew_within_days: int | None = None  # a hub that renews certificates says when (agent/renew.py)
 
     @property
     def bad_report(self) -> bool:
@@ -62,22 +63,33 @@ class Outcome(NamedTuple):
 
 class Transport:
     def __init__(self, config: Config) -> None:
+        self.config = config
         self.url = config.report_url
         self.timeout = config.request_timeout
-        self.session = requests.Session()
-        self.session.headers.update(
+        self.session = self._session()
+        # Passed with every request: a session-level verify loses to REQUESTS_CA_BUNDLE
+        # in the environment, which would silently replace TLS_CA.
+        self.verify: str | bool = config.tls_ca or True
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(
             {
                 "User-Agent": f"statusdash-agent/{__version__}",
                 "Content-Type": "application/json",
             }
         )
-        if config.mtls_enabled:
-            self.session.cert = (config.tls_cert, config.tls_key)
+        if self.config.mtls_enabled:
+            session.cert = (self.config.tls_cert, self.config.tls_key)
         else:
-            self.session.headers["Authorization"] = f"Bearer {config.api_key}"
-        # Passed with every request: a session-level verify loses to REQUESTS_CA_BUNDLE
-        # in the environment, which would silently replace TLS_CA.
-        self.verify: str | bool = config.tls_ca or True
+            session.headers["Authorization"] = f"Bearer {self.config.api_key}"
+        return session
+
+    def reconnect(self) -> None:
+        """Drop the kept-alive connections: the next request shakes hands with the files as they are now
+        (a renewed certificate and key)."""
+        self.session.close()
+        self.session = self._session()
 
     def send(self, body: bytes) -> Outcome:
         """POST one JSON body (a report or a batch); body is the raw, uncompressed JSON."""
@@ -95,10 +107,19 @@ class Transport:
             return Outcome(ok=False, retry=True, detail=f"{type(exc).__name__}: {exc}")
         return classify(response)
 
+    @property
+    def base_url(self) -> str:
+        return self.url[: -len(REPORT_PATH)] if self.url.endswith(REPORT_PATH) else self.url
+
+    def post_json(self, path: str, payload: dict) -> requests.Response:
+        """POST JSON to a path on the hub over this session (the same client certificate)."""
+        return self.session.post(
+            self.base_url + path, data=json.dumps(payload), timeout=self.timeout, verify=self.verify
+        )
+
     def fetch(self, path: str, max_bytes: int) -> bytes:
         """GET a path on the hub over this session (the same client certificate); OSError on failure."""
-        base = self.url[: -len(REPORT_PATH)] if self.url.endswith(REPORT_PATH) else self.url
-        with self.session.get(base + path, timeout=self.timeout, verify=self.verify, stream=True) as response:
+        with self.session.get(self.base_url + path, timeout=self.timeout, verify=self.verify, stream=True) as response:
             if response.status_code != 200:
                 raise OSError(f"HTTP {response.status_code}: {_detail(_json_or_none(response)) or response.reason}")
             data = b""
@@ -124,6 +145,7 @@ def classify(response: requests.Response) -> Outcome:
             accepted=int(counts.get("accepted", 0) or 0),
             duplicates=int(counts.get("duplicates", 0) or 0),
             update=parse_offer(counts.get("update")),
+            renew_within_days=_days(counts.get("renew_within_days")),
         )
     detail = _detail(payload) or response.text[:300] or response.reason or ""
     return Outcome(
@@ -187,6 +209,13 @@ def _detail(payload: Any) -> str:
                 parts.append(str(item))
         return "; ".join(parts)
     return str(detail)
+
+
+def _days(value: Any) -> int | None:
+    """A day count from the hub, or None for anything odd (an odd answer never stops the reporting)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650:
+        return None
+    return value
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -56,6 +56,8 @@ def test_unit_runs_unprivileged_and_hardened():
     assert unit["PrivateTmp"] == "yes"
     assert unit["StateDirectory"] == "statusdash-agent"
     assert unit["ReadOnlyPaths"] == "/etc/statusdash"
+    # A renewed certificate replaces the old pair there (agent/renew.py), updates go beside the agent.
+    assert unit["ReadWritePaths"] == "-/opt/statusdash-agent -/etc/statusdash/certs"
     assert unit["CapabilityBoundingSet"] == ""
 
 

@@ -1,16 +1,20 @@
 """Daphne terminating mutual TLS (statusdash/lib/tls.py): real handshakes over HTTP/1.1 and
-HTTP/2 (ALPN), a real WebSocket, and the agent enrolling and reporting."""
+HTTP/2 (ALPN), a real WebSocket, and the agent enrolling, reporting and renewing its certificate."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import socket
 import ssl
+import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +23,11 @@ import pytest
 import requests
 from django.test import override_settings
 
+from agent.config import Config
+from agent.daemon import Agent
+from agent.renew import Renewer
+from agent.spool import Spool
+from agent.transport import Transport
 from conftest import hub_env
 from hosts import pki
 from hosts.models import ApiKey, ApiKeyScope, Certificate, CertificateKind, EnrollmentToken, Host
@@ -87,7 +96,7 @@ def report(url: str, ca_file: str, files: ClientFiles | None, **kwargs: Any) -> 
 def test_a_good_certificate_reports(tls_hub: str, ca_file: str, certs: CertMaker, agent_host: Host) -> None:
     response = report(tls_hub, ca_file, certs.client("agent-1"))
     assert response.status_code == 202, response.text
-    assert response.json() == {"accepted": 1, "duplicates": 0}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "renew_within_days": 14}
     assert MetricSample.objects.filter(host=agent_host).count() == 1
 
 
@@ -267,7 +276,7 @@ def test_http2_carries_the_client_certificate_too(
     body = json.dumps(sample_report(host="agent-1")).encode()
     protocol, status, answer = h2_post(tls_hub, ca_file, certs.client("agent-1"), "/api/metrics/report", body)
     assert protocol == "h2"
-    assert (status, json.loads(answer)) == (202, {"accepted": 1, "duplicates": 0})
+    assert (status, json.loads(answer)) == (202, {"accepted": 1, "duplicates": 0, "renew_within_days": 14})
 
 
 def test_http2_refuses_a_revoked_certificate_with_its_reason(
@@ -314,3 +323,73 @@ def test_tls_server_without_certificates_names_the_commands(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert "run `python manage.py certs init-ca` and `python manage.py certs server` first" in result.stderr
+
+
+# --- the agent renewing its own certificate, on its own clock
+
+AGENT_DAY = 86400.0
+
+
+class AgentClock:
+    """The agent's wall clock, moved forward by hand: the hub keeps the real time."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.ahead
+
+
+def test_an_agent_near_expiry_renews_and_reports_with_the_new_certificate(
+    tls_hub: str, ca_file: str, certs: CertMaker, agent_host: Host, tmp_path: Path
+) -> None:
+    issued = certs.client("agent-1", days=30)
+    etc = tmp_path / "etc" / "certs"
+    etc.mkdir(parents=True)
+    shutil.copy(issued.cert, etc / "agent.crt")
+    shutil.copy(issued.key, etc / "agent.key")
+    config = Config(
+        server_url=tls_hub,
+        tls_cert=str(etc / "agent.crt"),
+        tls_key=str(etc / "agent.key"),
+        tls_ca=ca_file,
+        spool_dir=str(tmp_path / "spool"),
+    )
+    transport = Transport(config)
+    clock = AgentClock()
+    renewer = Renewer(config, transport.post_json, transport.reconnect, now=clock)
+    spool = Spool(config.spool_dir, 10_000_000, 3600)
+    agent = Agent(config, transport, spool, renewer=renewer)
+
+    def send(seconds_ago: int) -> None:
+        body = sample_report(datetime.now(UTC) - timedelta(seconds=seconds_ago), host="agent-1")
+        agent.handle(body, deadline=time.monotonic() + 30)
+        assert len(spool) == 0, "the hub did not accept the report"
+
+    old = Certificate.objects.get(serial=pki.serial_hex(issued.certificate))
+    send(30)  # 30 days left: outside the hub's 14
+    assert (etc / "agent.crt").read_bytes() == issued.cert.read_bytes()
+    assert Certificate.objects.clients().count() == 1
+
+    clock.ahead = 17 * AGENT_DAY  # 13 days left by the agent's clock
+    send(20)  # accepted with the old certificate; the answer says renew within 14 days
+    new = Certificate.objects.clients().exclude(pk=old.pk).get()
+    assert (new.host, new.renewed_from) == (agent_host, old)
+    assert pki.load_certificate((etc / "agent.crt").read_bytes()) == pki.load_certificate(new.pem)
+    assert stat.S_IMODE((etc / "agent.key").stat().st_mode) == 0o600
+    assert (etc / "agent.key").read_bytes() != issued.key.read_bytes()
+    assert sorted(p.name for p in etc.iterdir()) == ["agent.crt", "agent.key"]
+    old.refresh_from_db()
+    assert old.revoked_at is None  # until the new one is used
+
+    send(10)  # over a new connection, with the new certificate
+    old.refresh_from_db()
+    assert old.revocation_reason == f"superseded by renewal {new.serial}"
+    assert MetricSample.objects.filter(host=agent_host).count() == 3
+    refused = report(tls_hub, ca_file, issued)
+    assert refused.status_code == 403 and "revoked" in refused.json()["detail"]
+
+    send(0)  # renewed once: the new certificate has a year
+    assert Certificate.objects.clients().count() == 2
+    transport.close()
+    spool.close()
