@@ -346,6 +346,49 @@ def test_the_add_host_line_run_as_shown_connects_and_the_page_flips(
     assert f"agent {agent_dist.agent_version()}" in admin.get(status_url).content.decode()
 
 
+@pytest.mark.browser
+def test_in_a_browser_the_add_host_page_flips_to_connected_by_itself(hub: str, root: Path, wheelhouse: Path) -> None:
+    """An admin adds a host in chromium; the line the page shows runs on the "host" (DEST_ROOT),
+    enrolls and reports; the open page, not reloaded, says connected."""
+    from django.contrib.auth.models import User
+    from playwright.sync_api import expect
+
+    from dashboard.tests.test_browser import chromium
+
+    # The database first: inside Playwright's event loop only HTTP (see test_browser.py).
+    User.objects.create_user("admin", password="pw-admin-123456", is_staff=True)
+    env = {"PATH": os.environ["PATH"], "DEST_ROOT": str(root), "PYTHON": BASE_PYTHON}
+    env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse))
+    with chromium() as browser:
+        # The hub's certificate is signed by its own CA, which this browser does not trust.
+        page = browser.new_context(ignore_https_errors=True).new_page()
+        page.goto(f"{hub}/login/?next=/add-host/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", "pw-admin-123456")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{hub}/add-host/")
+        page.fill("#id_name", "web-9")
+        page.fill("#id_tags", "prod, web")
+        page.get_by_role("button", name="Add host").click()
+
+        line = page.locator("#one-liner")
+        expect(line).to_contain_text("--name web-9")
+        status = page.locator("#enrollment-status")
+        expect(status).to_have_text("waiting for the first report…")
+        page.evaluate("window.notReloaded = true")
+
+        # As root on the host, so without sudo; dash stands in for sh.
+        shell_line = line.inner_text().replace("| sudo sh -s --", "| dash -s --")
+        assert f"{hub}/agent/install.sh" in shell_line and "--token sde_" in shell_line
+        result = subprocess.run(["sh", "-c", shell_line], env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert f"connected: web-9 reports to {hub}" in result.stdout
+
+        expect(status).to_contain_text("connected: CPU ", timeout=15_000)
+        expect(status).to_contain_text(f"agent {agent_dist.agent_version()}")
+        assert page.evaluate("window.notReloaded") is True
+
+
 def test_the_line_refuses_a_server_without_the_pinned_key(hub: str, module_vault: Path, tmp_path: Path) -> None:
     """The pin holds: a server with another key at the hub's address gets nothing from curl."""
     other_vault = tmp_path / "impostor"
