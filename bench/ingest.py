@@ -9,12 +9,15 @@ creates one host and agent key per simulated agent, then runs two phases of equa
   ingest:  POST /api/metrics/report   (auth, validate, store, cache, live push)
 Each agent is a thread with its own keep-alive session; clients run in 2 processes.
 Prints requests/s, p50/p99 latency, errors, 'database is locked' count, rows stored
-(must equal the number of 202 answers), and ingest/ceiling.
+(must equal the number of 202 answers), and ingest/ceiling. On PostgreSQL it also prints
+the most connections the database had open during each phase (pg_stat_activity, sampled
+every 50 ms, the sampler's own connection not counted).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -116,6 +119,38 @@ def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_eve
     }
 
 
+class ConnectionPeak:
+    """The most backends connected to one PostgreSQL database, sampled in a thread."""
+
+    def __init__(self, database_url: str) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(database_url, autocommit=True)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        while not self._stop.is_set():
+            row = self.connection.execute(query).fetchone()
+            self.peak = max(self.peak, row[0] if row else 0)
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> ConnectionPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.connection.close()
+
+
+def connection_peak(database_url: str) -> ConnectionPeak | contextlib.nullcontext[None]:
+    return ConnectionPeak(database_url) if database_url.startswith("postgres") else contextlib.nullcontext()
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
@@ -130,6 +165,8 @@ def main() -> None:
     parser.add_argument("--batch-every", type=int, default=0, help="every Nth request is a batch of 10 reports")
     args = parser.parse_args()
 
+    database_url = os.environ.get("DATABASE_URL", "")
+    engine = "postgresql" if database_url.startswith("postgres") else "sqlite"
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
             **os.environ,
@@ -142,38 +179,47 @@ def main() -> None:
         for i in range(args.agents):
             host = f"bench-{i:03d}"
             agents.append((host, manage(env, "apikey", "create", "--host", host).strip().splitlines()[-1]))
+        # Counted before and after, so a PostgreSQL database used before still gives this run's rows.
+        rows_before = stored_rows(env)
+        peaks = {}
         with daphne_server(env=env) as base:
             anonymous = [(h, "") for h, _ in agents]
-            ceiling = run_phase(f"{base}/api/metrics/validate", anonymous, args.seconds, args.batch_every, base.pid)
-            ingest = run_phase(f"{base}/api/metrics/report", agents, args.seconds, args.batch_every, base.pid)
-        code = (
-            "import django; django.setup(); from metrics.models import MetricSample; "
-            "print(MetricSample.objects.count())"
-        )
-        rows = int(
-            subprocess.run(
-                [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
-            ).stdout
-        )
-        engine = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+            with connection_peak(database_url) as peak:
+                ceiling = run_phase(f"{base}/api/metrics/validate", anonymous, args.seconds, args.batch_every, base.pid)
+            peaks["ceiling"] = peak.peak if peak else None
+            with connection_peak(database_url) as peak:
+                ingest = run_phase(f"{base}/api/metrics/report", agents, args.seconds, args.batch_every, base.pid)
+            peaks["ingest"] = peak.peak if peak else None
+        rows = stored_rows(env) - rows_before
 
     print(f"machine: {os.cpu_count()} cpus, python {sys.version.split()[0]}, database {engine}")
     print(f"agents={args.agents} seconds={args.seconds} batch_every={args.batch_every}")
     print(
         f"{'phase':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'5xx':>5} {'locked':>7} {'reports':>8}"
+        f" {'server CPU ms/req':>18}" + (f" {'PG connections':>15}" if engine == "postgresql" else "")
     )
     for name, phase in (("ceiling", ceiling), ("ingest", ingest)):
         print(
             f"{name:<8} {phase['per_s']:>8.1f} {phase['p50_ms']:>8.1f} {phase['p99_ms']:>8.1f} "
             f"{phase['errors']:>7} {phase['server_errors']:>5} {phase['locked']:>7} {phase['reports_ok']:>8}"
-            f" {phase['server_cpu_ms']:>18.2f}"
+            f" {phase['server_cpu_ms']:>18.2f}" + (f" {peaks[name]:>15}" if engine == "postgresql" else "")
         )
         for sample in phase["error_samples"]:
             print(f"    {sample}")
     print(
         f"rows stored: {rows} (reports answered 2xx: {ingest['reports_ok']}; lost or extra: {rows - ingest['reports_ok']})"
     )
+    if engine == "postgresql":
+        print(f"PostgreSQL connections to the database, peak during ingest: {peaks['ingest']}")
     print(f"ingest/ceiling: {ingest['per_s'] / ceiling['per_s']:.2f}")
+
+
+def stored_rows(env: dict[str, str]) -> int:
+    code = "import django; django.setup(); from metrics.models import MetricSample; print(MetricSample.objects.count())"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    )
+    return int(result.stdout)
 
 
 if __name__ == "__main__":
