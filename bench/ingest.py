@@ -11,7 +11,9 @@ Each agent is a thread with its own keep-alive session; clients run in 2 process
 Prints requests/s, p50/p99 latency, errors, 'database is locked' count, rows stored
 (must equal the number of 202 answers), and ingest/ceiling. On PostgreSQL it also prints
 the most connections the database had open during each phase (pg_stat_activity, sampled
-every 50 ms, the sampler's own connection not counted).
+every 50 ms, the sampler's own connection not counted) and, when the server runs on this
+machine, the CPU time of those backends per request (the database's share of the work,
+which SQLite does inside the hub's process).
 """
 
 from __future__ import annotations
@@ -119,25 +121,38 @@ def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_eve
     }
 
 
-class ConnectionPeak:
-    """The most backends connected to one PostgreSQL database, sampled in a thread."""
+class PostgresWatch:
+    """During one phase, in a thread: the most backends connected to the database, and (when
+    the server runs on this machine) the CPU time those backends used."""
 
     def __init__(self, database_url: str) -> None:
         import psycopg
 
         self.connection = psycopg.connect(database_url, autocommit=True)
         self.peak = 0
+        self._cpu: dict[int, tuple[float, float]] = {}  # backend pid: (CPU when first seen, CPU now)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        first = True
         while not self._stop.is_set():
-            row = self.connection.execute(query).fetchone()
-            self.peak = max(self.peak, row[0] if row else 0)
+            pids = [row[0] for row in self.connection.execute(query).fetchall()]
+            self.peak = max(self.peak, len(pids))
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    now = cpu_seconds(pid)
+                    # A backend already there when the phase began counts from then; a new one from its start.
+                    self._cpu[pid] = (self._cpu.get(pid, (now if first else 0.0, 0.0))[0], now)
+            first = False
             self._stop.wait(0.05)
 
-    def __enter__(self) -> ConnectionPeak:
+    def cpu_seconds(self) -> float | None:
+        """CPU time the database's backends used during the phase; None if /proc cannot show them."""
+        return sum(now - start for start, now in self._cpu.values()) if self._cpu else None
+
+    def __enter__(self) -> PostgresWatch:
         self._thread.start()
         return self
 
@@ -147,8 +162,8 @@ class ConnectionPeak:
         self.connection.close()
 
 
-def connection_peak(database_url: str) -> ConnectionPeak | contextlib.nullcontext[None]:
-    return ConnectionPeak(database_url) if database_url.startswith("postgres") else contextlib.nullcontext()
+def watch_postgres(database_url: str) -> PostgresWatch | contextlib.nullcontext[None]:
+    return PostgresWatch(database_url) if database_url.startswith("postgres") else contextlib.nullcontext()
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -181,36 +196,39 @@ def main() -> None:
             agents.append((host, manage(env, "apikey", "create", "--host", host).strip().splitlines()[-1]))
         # Counted before and after, so a PostgreSQL database used before still gives this run's rows.
         rows_before = stored_rows(env)
-        peaks = {}
         with daphne_server(env=env) as base:
             anonymous = [(h, "") for h, _ in agents]
-            with connection_peak(database_url) as peak:
+            with watch_postgres(database_url) as ceiling_watch:
                 ceiling = run_phase(f"{base}/api/metrics/validate", anonymous, args.seconds, args.batch_every, base.pid)
-            peaks["ceiling"] = peak.peak if peak else None
-            with connection_peak(database_url) as peak:
+            with watch_postgres(database_url) as ingest_watch:
                 ingest = run_phase(f"{base}/api/metrics/report", agents, args.seconds, args.batch_every, base.pid)
-            peaks["ingest"] = peak.peak if peak else None
         rows = stored_rows(env) - rows_before
 
+    watched = ingest_watch is not None
     print(f"machine: {os.cpu_count()} cpus, python {sys.version.split()[0]}, database {engine}")
     print(f"agents={args.agents} seconds={args.seconds} batch_every={args.batch_every}")
     print(
         f"{'phase':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'5xx':>5} {'locked':>7} {'reports':>8}"
-        f" {'server CPU ms/req':>18}" + (f" {'PG connections':>15}" if engine == "postgresql" else "")
+        f" {'server CPU ms/req':>18}" + (f" {'PG CPU ms/req':>14} {'PG connections':>15}" if watched else "")
     )
-    for name, phase in (("ceiling", ceiling), ("ingest", ingest)):
+    for name, phase, watch in (("ceiling", ceiling, ceiling_watch), ("ingest", ingest, ingest_watch)):
+        postgres = ""
+        if watch:
+            cpu = watch.cpu_seconds()
+            per_request = f"{cpu * 1000 / max(1, phase['requests']):.2f}" if cpu is not None else "n/a"
+            postgres = f" {per_request:>14} {watch.peak:>15}"
         print(
             f"{name:<8} {phase['per_s']:>8.1f} {phase['p50_ms']:>8.1f} {phase['p99_ms']:>8.1f} "
             f"{phase['errors']:>7} {phase['server_errors']:>5} {phase['locked']:>7} {phase['reports_ok']:>8}"
-            f" {phase['server_cpu_ms']:>18.2f}" + (f" {peaks[name]:>15}" if engine == "postgresql" else "")
+            f" {phase['server_cpu_ms']:>18.2f}{postgres}"
         )
         for sample in phase["error_samples"]:
             print(f"    {sample}")
     print(
         f"rows stored: {rows} (reports answered 2xx: {ingest['reports_ok']}; lost or extra: {rows - ingest['reports_ok']})"
     )
-    if engine == "postgresql":
-        print(f"PostgreSQL connections to the database, peak during ingest: {peaks['ingest']}")
+    if ingest_watch:
+        print(f"PostgreSQL connections to the database, peak during ingest: {ingest_watch.peak}")
     print(f"ingest/ceiling: {ingest['per_s'] / ceiling['per_s']:.2f}")
 
 
