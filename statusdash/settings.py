@@ -221,13 +221,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # request threads and the one thread Channels' consumers run on (asgiref's), so no thread
     # ever waits for a connection while the server has room; in a worker or a command, the one
     # thread that runs tasks. A connection goes back to the pool when its request, consumer
-    # call or task ends; the pool closes the ones idle for a minute, down to one. A thread that
-    # cannot have one within 5 s (the server down or full) gets an error, a 503 on ingest,
-    # instead of waiting on. docs/deploy.md counts the connections.
+    # call or task ends. None is opened ahead (min_size 0: with one, a process's first request
+    # opened two, the one ahead and one grown for the waiting request, and a prefork worker
+    # child, whose pool Celery closes after each task, did so for every task); unused ones
+    # close, one a minute. A thread that cannot have one within 5 s (the server down or full)
+    # gets an error, a 503 on ingest, instead of waiting on. docs/deploy.md counts them.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         **DATABASES["default"].get("OPTIONS", {}),
-        "pool": {"min_size": 1, "max_size": WEB_THREADS + 1, "max_idle": 60, "timeout": 5},
+        "pool": {"min_size": 0, "max_size": WEB_THREADS + 1, "max_idle": 60, "timeout": 5},
     }
 
 if REDIS_URL:
