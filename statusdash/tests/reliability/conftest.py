@@ -42,6 +42,11 @@ ENGINE = "postgresql" if POSTGRES_URL else "sqlite"
 _databases_made: list[str] = []
 
 
+def pytest_report_header() -> str:
+    where = urlsplit(POSTGRES_URL).netloc.rsplit("@", 1)[-1] if POSTGRES_URL else "their DATA_DIR"
+    return f"reliability hubs on {ENGINE} ({'a fresh database each, on ' if POSTGRES_URL else ''}{where})"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
