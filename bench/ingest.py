@@ -8,6 +8,8 @@ creates one host and agent key per simulated agent, then runs two phases of equa
   ceiling: POST /api/metrics/validate (parse + validate, no database, no auth)
   ingest:  POST /api/metrics/report   (auth, validate, store, cache, live push)
 Each agent is a thread with its own keep-alive session; clients run in 2 processes.
+With --rounds N the phases alternate N times (each slice seconds/N long), so load from
+elsewhere on a shared machine falls on both phases alike.
 Prints requests/s, p50/p99 latency, errors, 'database is locked' count, rows stored
 (must equal the number of 202 answers), and ingest/ceiling. On PostgreSQL it also prints
 the most connections the database had open during each phase (pg_stat_activity, sampled
@@ -89,7 +91,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_every: int, pid: int) -> dict[str, Any]:
+def run_slice(url: str, agents: list[tuple[str, str]], seconds: float, batch_every: int, pid: int) -> dict[str, Any]:
+    """Every agent posting to `url` for `seconds`: the answers, the time taken, the server's CPU."""
     queue: Any = multiprocessing.Queue()
     halves = [agents[0::2], agents[1::2]]
     procs = [
@@ -103,7 +106,13 @@ def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_eve
     results = [item for _ in procs for item in queue.get()]
     for proc in procs:
         proc.join()
-    elapsed, server_cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
+    return {"results": results, "elapsed": time.perf_counter() - started, "cpu": cpu_seconds(pid) - cpu_before}
+
+
+def summarize(slices: list[dict[str, Any]]) -> dict[str, Any]:
+    results = [r for piece in slices for r in piece["results"]]
+    elapsed = sum(piece["elapsed"] for piece in slices)
+    server_cpu = sum(piece["cpu"] for piece in slices)
     latencies = sorted(r[0] for r in results)
     ok = [r for r in results if 200 <= r[1] < 300]
     errors = [r for r in results if not 200 <= r[1] < 300]
@@ -178,6 +187,9 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--batch-every", type=int, default=0, help="every Nth request is a batch of 10 reports")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the two phases this many times (each slice seconds/rounds)"
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -196,27 +208,42 @@ def main() -> None:
             agents.append((host, manage(env, "apikey", "create", "--host", host).strip().splitlines()[-1]))
         # Counted before and after, so a PostgreSQL database used before still gives this run's rows.
         rows_before = stored_rows(env)
+        phases = {
+            "ceiling": ("/api/metrics/validate", [(h, "") for h, _ in agents]),
+            "ingest": ("/api/metrics/report", agents),
+        }
+        slices: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
+        watches: dict[str, list[PostgresWatch]] = {name: [] for name in phases}
         with daphne_server(env=env) as base:
-            anonymous = [(h, "") for h, _ in agents]
-            with watch_postgres(database_url) as ceiling_watch:
-                ceiling = run_phase(f"{base}/api/metrics/validate", anonymous, args.seconds, args.batch_every, base.pid)
-            with watch_postgres(database_url) as ingest_watch:
-                ingest = run_phase(f"{base}/api/metrics/report", agents, args.seconds, args.batch_every, base.pid)
+            # Phases alternate in `rounds` slices, so a neighbour's load on this shared machine
+            # falls on both alike rather than on one of them.
+            for _ in range(args.rounds):
+                for name, (path, clients) in phases.items():
+                    with watch_postgres(database_url) as watch:
+                        piece = run_slice(
+                            f"{base}{path}", clients, args.seconds / args.rounds, args.batch_every, base.pid
+                        )
+                    slices[name].append(piece)
+                    if watch:
+                        watches[name].append(watch)
         rows = stored_rows(env) - rows_before
+    ceiling, ingest = summarize(slices["ceiling"]), summarize(slices["ingest"])
 
-    watched = ingest_watch is not None
+    watched = bool(watches["ingest"])
     print(f"machine: {os.cpu_count()} cpus, python {sys.version.split()[0]}, database {engine}")
-    print(f"agents={args.agents} seconds={args.seconds} batch_every={args.batch_every}")
+    print(f"agents={args.agents} seconds={args.seconds} rounds={args.rounds} batch_every={args.batch_every}")
     print(
         f"{'phase':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'5xx':>5} {'locked':>7} {'reports':>8}"
         f" {'server CPU ms/req':>18}" + (f" {'PG CPU ms/req':>14} {'PG connections':>15}" if watched else "")
     )
-    for name, phase, watch in (("ceiling", ceiling, ceiling_watch), ("ingest", ingest, ingest_watch)):
+    peaks = {name: max((watch.peak for watch in watches[name]), default=0) for name in phases}
+    for name, phase in (("ceiling", ceiling), ("ingest", ingest)):
         postgres = ""
-        if watch:
-            cpu = watch.cpu_seconds()
-            per_request = f"{cpu * 1000 / max(1, phase['requests']):.2f}" if cpu is not None else "n/a"
-            postgres = f" {per_request:>14} {watch.peak:>15}"
+        if watched:
+            cpus = [watch.cpu_seconds() for watch in watches[name]]
+            known = [cpu for cpu in cpus if cpu is not None]
+            per_request = f"{sum(known) * 1000 / max(1, phase['requests']):.2f}" if len(known) == len(cpus) else "n/a"
+            postgres = f" {per_request:>14} {peaks[name]:>15}"
         print(
             f"{name:<8} {phase['per_s']:>8.1f} {phase['p50_ms']:>8.1f} {phase['p99_ms']:>8.1f} "
             f"{phase['errors']:>7} {phase['server_errors']:>5} {phase['locked']:>7} {phase['reports_ok']:>8}"
@@ -227,8 +254,8 @@ def main() -> None:
     print(
         f"rows stored: {rows} (reports answered 2xx: {ingest['reports_ok']}; lost or extra: {rows - ingest['reports_ok']})"
     )
-    if ingest_watch:
-        print(f"PostgreSQL connections to the database, peak during ingest: {ingest_watch.peak}")
+    if watched:
+        print(f"PostgreSQL connections to the database, peak during ingest: {peaks['ingest']}")
     print(f"ingest/ceiling: {ingest['per_s'] / ceiling['per_s']:.2f}")
 
 
