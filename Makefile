@@ -166,3 +166,7 @@ test-agent-pythons: ## The agent's own tests on every Python 3.9 to 3.13 here (a
 .PHONY: test-reliability
 test-reliability: $(STAMP) ## Load, faults and hostile input against real servers (about 5 minutes; see docs/reliability.md)
 	$(PY) -m pytest -m reliability statusdash/tests/reliability -s -p no:cacheprovider --durations=10 $(PYTEST_ARGS)
+
+.PHONY: test-reliability-postgres
+test-reliability-postgres: $(STAMP) ## The same with each hub on a fresh PostgreSQL database on POSTGRES_TEST_URL's server (dropped after)
+	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest -m reliability statusdash/tests/reliability -s -p no:cacheprovider --durations=10 $(PYTEST_ARGS)

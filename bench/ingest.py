@@ -8,13 +8,20 @@ creates one host and agent key per simulated agent, then runs two phases of equa
   ceiling: POST /api/metrics/validate (parse + validate, no database, no auth)
   ingest:  POST /api/metrics/report   (auth, validate, store, cache, live push)
 Each agent is a thread with its own keep-alive session; clients run in 2 processes.
+With --rounds N the phases alternate N times (each slice seconds/N long), so load from
+elsewhere on a shared machine falls on both phases alike.
 Prints requests/s, p50/p99 latency, errors, 'database is locked' count, rows stored
-(must equal the number of 202 answers), and ingest/ceiling.
+(must equal the number of 202 answers), and ingest/ceiling. On PostgreSQL it also prints
+the most connections the database had open during each phase (pg_stat_activity, sampled
+every 50 ms, the sampler's own connection not counted) and, when the server runs on this
+machine, the CPU time of those backends per request (the database's share of the work,
+which SQLite does inside the hub's process).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -84,7 +91,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_every: int, pid: int) -> dict[str, Any]:
+def run_slice(url: str, agents: list[tuple[str, str]], seconds: float, batch_every: int, pid: int) -> dict[str, Any]:
+    """Every agent posting to `url` for `seconds`: the answers, the time taken, the server's CPU."""
     queue: Any = multiprocessing.Queue()
     halves = [agents[0::2], agents[1::2]]
     procs = [
@@ -98,7 +106,13 @@ def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_eve
     results = [item for _ in procs for item in queue.get()]
     for proc in procs:
         proc.join()
-    elapsed, server_cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
+    return {"results": results, "elapsed": time.perf_counter() - started, "cpu": cpu_seconds(pid) - cpu_before}
+
+
+def summarize(slices: list[dict[str, Any]]) -> dict[str, Any]:
+    results = [r for piece in slices for r in piece["results"]]
+    elapsed = sum(piece["elapsed"] for piece in slices)
+    server_cpu = sum(piece["cpu"] for piece in slices)
     latencies = sorted(r[0] for r in results)
     ok = [r for r in results if 200 <= r[1] < 300]
     errors = [r for r in results if not 200 <= r[1] < 300]
@@ -116,6 +130,51 @@ def run_phase(url: str, agents: list[tuple[str, str]], seconds: float, batch_eve
     }
 
 
+class PostgresWatch:
+    """During one phase, in a thread: the most backends connected to the database, and (when
+    the server runs on this machine) the CPU time those backends used."""
+
+    def __init__(self, database_url: str) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(database_url, autocommit=True)
+        self.peak = 0
+        self._cpu: dict[int, tuple[float, float]] = {}  # backend pid: (CPU when first seen, CPU now)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        first = True
+        while not self._stop.is_set():
+            pids = [row[0] for row in self.connection.execute(query).fetchall()]
+            self.peak = max(self.peak, len(pids))
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    now = cpu_seconds(pid)
+                    # A backend already there when the phase began counts from then; a new one from its start.
+                    self._cpu[pid] = (self._cpu.get(pid, (now if first else 0.0, 0.0))[0], now)
+            first = False
+            self._stop.wait(0.05)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the database's backends used during the phase; None if /proc cannot show them."""
+        return sum(now - start for start, now in self._cpu.values()) if self._cpu else None
+
+    def __enter__(self) -> PostgresWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.connection.close()
+
+
+def watch_postgres(database_url: str) -> PostgresWatch | contextlib.nullcontext[None]:
+    return PostgresWatch(database_url) if database_url.startswith("postgres") else contextlib.nullcontext()
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
@@ -128,8 +187,13 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--batch-every", type=int, default=0, help="every Nth request is a batch of 10 reports")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the two phases this many times (each slice seconds/rounds)"
+    )
     args = parser.parse_args()
 
+    database_url = os.environ.get("DATABASE_URL", "")
+    engine = "postgresql" if database_url.startswith("postgres") else "sqlite"
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
             **os.environ,
@@ -142,38 +206,65 @@ def main() -> None:
         for i in range(args.agents):
             host = f"bench-{i:03d}"
             agents.append((host, manage(env, "apikey", "create", "--host", host).strip().splitlines()[-1]))
+        # Counted before and after, so a PostgreSQL database used before still gives this run's rows.
+        rows_before = stored_rows(env)
+        phases = {
+            "ceiling": ("/api/metrics/validate", [(h, "") for h, _ in agents]),
+            "ingest": ("/api/metrics/report", agents),
+        }
+        slices: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
+        watches: dict[str, list[PostgresWatch]] = {name: [] for name in phases}
         with daphne_server(env=env) as base:
-            anonymous = [(h, "") for h, _ in agents]
-            ceiling = run_phase(f"{base}/api/metrics/validate", anonymous, args.seconds, args.batch_every, base.pid)
-            ingest = run_phase(f"{base}/api/metrics/report", agents, args.seconds, args.batch_every, base.pid)
-        code = (
-            "import django; django.setup(); from metrics.models import MetricSample; "
-            "print(MetricSample.objects.count())"
-        )
-        rows = int(
-            subprocess.run(
-                [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
-            ).stdout
-        )
-        engine = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+            # Phases alternate in `rounds` slices, so a neighbour's load on this shared machine
+            # falls on both alike rather than on one of them.
+            for _ in range(args.rounds):
+                for name, (path, clients) in phases.items():
+                    with watch_postgres(database_url) as watch:
+                        piece = run_slice(
+                            f"{base}{path}", clients, args.seconds / args.rounds, args.batch_every, base.pid
+                        )
+                    slices[name].append(piece)
+                    if watch:
+                        watches[name].append(watch)
+        rows = stored_rows(env) - rows_before
+    ceiling, ingest = summarize(slices["ceiling"]), summarize(slices["ingest"])
 
+    watched = bool(watches["ingest"])
     print(f"machine: {os.cpu_count()} cpus, python {sys.version.split()[0]}, database {engine}")
-    print(f"agents={args.agents} seconds={args.seconds} batch_every={args.batch_every}")
+    print(f"agents={args.agents} seconds={args.seconds} rounds={args.rounds} batch_every={args.batch_every}")
     print(
         f"{'phase':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'5xx':>5} {'locked':>7} {'reports':>8}"
+        f" {'server CPU ms/req':>18}" + (f" {'PG CPU ms/req':>14} {'PG connections':>15}" if watched else "")
     )
+    peaks = {name: max((watch.peak for watch in watches[name]), default=0) for name in phases}
     for name, phase in (("ceiling", ceiling), ("ingest", ingest)):
+        postgres = ""
+        if watched:
+            cpus = [watch.cpu_seconds() for watch in watches[name]]
+            known = [cpu for cpu in cpus if cpu is not None]
+            per_request = f"{sum(known) * 1000 / max(1, phase['requests']):.2f}" if len(known) == len(cpus) else "n/a"
+            postgres = f" {per_request:>14} {peaks[name]:>15}"
         print(
             f"{name:<8} {phase['per_s']:>8.1f} {phase['p50_ms']:>8.1f} {phase['p99_ms']:>8.1f} "
             f"{phase['errors']:>7} {phase['server_errors']:>5} {phase['locked']:>7} {phase['reports_ok']:>8}"
-            f" {phase['server_cpu_ms']:>18.2f}"
+            f" {phase['server_cpu_ms']:>18.2f}{postgres}"
         )
         for sample in phase["error_samples"]:
             print(f"    {sample}")
     print(
         f"rows stored: {rows} (reports answered 2xx: {ingest['reports_ok']}; lost or extra: {rows - ingest['reports_ok']})"
     )
+    if watched:
+        print(f"PostgreSQL connections to the database, peak during ingest: {peaks['ingest']}")
     print(f"ingest/ceiling: {ingest['per_s'] / ceiling['per_s']:.2f}")
+
+
+def stored_rows(env: dict[str, str]) -> int:
+    code = "import django; django.setup(); from metrics.models import MetricSample; print(MetricSample.objects.count())"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    )
+    return int(result.stdout)
 
 
 if __name__ == "__main__":

@@ -121,8 +121,9 @@ if "MAX_DECODED_REPORT_BYTES" in os.environ:
     raise ImproperlyConfigured(
         "MAX_DECODED_REPORT_BYTES is no longer read: gzip bodies inflate to at most MAX_REPORT_BYTES; remove it"
     )
-# Threads per web process for views and the ORM, each keeping one database connection
-# (statusdash/lib/request_threads.py): requests beyond this many at once wait their turn.
+# Threads per web process for views and the ORM (statusdash/lib/request_threads.py): requests
+# beyond this many at once wait their turn. SQLite: each keeps its connection; PostgreSQL: the
+# process's pool (below) has one connection for each, and one for the Channels consumers.
 WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
 # How long a process trusts an API key or certificate it has looked up, unless told of a change.
 AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 10, minimum=0, maximum=300)
@@ -213,6 +214,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA mmap_size=134217728;"
             "PRAGMA cache_size=-20000;"
         ),
+    }
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI, Django's docs say: no persistent connections, a pool. One pool per process,
+    # shared by every thread that reaches the database: in a web process the WEB_THREADS
+    # request threads and the one thread Channels' consumers run on (asgiref's), so no thread
+    # ever waits for a connection while the server has room; in a worker or a command, the one
+    # thread that runs tasks. A connection goes back to the pool when its request, consumer
+    # call or task ends. None is opened ahead (min_size 0: with one, a process's first request
+    # opened two, the one ahead and one grown for the waiting request, and a prefork worker
+    # child, whose pool Celery closes after each task, did so for every task); unused ones
+    # close, one a minute. A thread that cannot have one within 5 s (the server down or full)
+    # gets an error, a 503 on ingest, instead of waiting on. docs/deploy.md counts them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {"min_size": 0, "max_size": WEB_THREADS + 1, "max_idle": 60, "timeout": 5},
     }
 
 if REDIS_URL:

@@ -1,4 +1,4 @@
-"""Django's ASGI handler on a few long-lived threads, each keeping its database connection.
+"""Django's ASGI handler on a few long-lived threads.
 
 Django's own handler runs every request's synchronous code (views, the ORM) on a new
 thread (asgiref's ThreadSensitiveContext, one per request), and Django's connections
@@ -9,10 +9,14 @@ PostgreSQL, Daphne's memory growing with the abandoned SQLite connections, and
 PostgreSQL refusing connections under load.
 
 Here each request borrows one of WEB_THREADS single-thread executors for its
-synchronous work and gives it back when it ends, so a process holds at most
-WEB_THREADS connections, each reused (CONN_MAX_AGE) and closed when it goes bad. The
-middleware chain and the view run there as one call, so a request crosses from the
-event loop to its thread once and back once.
+synchronous work and gives it back when it ends. On SQLite each thread keeps its
+connection (CONN_MAX_AGE), closed when it goes bad. On PostgreSQL a request takes a
+connection from the process's pool (settings: WEB_THREADS + 1, the one more for the
+Channels consumers' thread) and Django gives it back when the request finishes; a
+request cancelled before that leaves it with its thread, whose next request gives it
+back, so the pool never loses one (with a thread per request it would leave with the
+thread). The middleware chain and the view run there as one call, so a request crosses
+from the event loop to its thread once and back once.
 Daphne reads a request's whole body before calling the application, so a slow
 client never holds a thread.
 """

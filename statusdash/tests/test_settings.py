@@ -15,11 +15,14 @@ from statusdash.lib import env
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
-def load_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
-    """Import the settings in a fresh interpreter with exactly these variables."""
+SUMMARY = "print(s.DATABASES['default']['ENGINE'], s.MTLS_ENABLED, s.CPU_THRESHOLD, len(s.TRUSTED_PROXIES))"
+
+
+def load_settings(tmp_path: Path, show: str = SUMMARY, **variables: str) -> subprocess.CompletedProcess[str]:
+    """Import the settings (as `s`) in a fresh interpreter with exactly these variables; run `show`."""
     environment = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path / "data"), "ENV_FILE": str(tmp_path / "none")}
     environment.update(variables)
-    code = "import statusdash.settings as s; print(s.DATABASES['default']['ENGINE'], s.MTLS_ENABLED, s.CPU_THRESHOLD, len(s.TRUSTED_PROXIES))"
+    code = f"import statusdash.settings as s; {show}"
     return subprocess.run(
         [sys.executable, "-c", code], cwd=BASE_DIR, env=environment, capture_output=True, text=True, timeout=60
     )
@@ -65,6 +68,14 @@ def test_database_url_selects_postgresql(tmp_path: Path) -> None:
     result = load_settings(tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "django.db.backends.postgresql"
+
+
+def test_postgresql_connections_come_from_a_pool_as_large_as_the_threads_that_use_them(tmp_path: Path) -> None:
+    # WEB_THREADS request threads and the one Channels consumers run on; no persistent connections.
+    show = "d = s.DATABASES['default']; print(d['CONN_MAX_AGE'], d['OPTIONS']['pool']['max_size'])"
+    result = load_settings(tmp_path, show, DATABASE_URL="postgres://u@127.0.0.1:5432/x", WEB_THREADS="6")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "7"]
 
 
 def test_env_file_is_read_but_real_environment_wins(tmp_path: Path) -> None:

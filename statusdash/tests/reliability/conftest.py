@@ -1,11 +1,17 @@
 """Real pieces for the reliability tests: a hub we can kill, a private Redis, agents that
-keep a record of what they collected, a logged-in dashboard socket that counts pushes."""
+keep a record of what they collected, a logged-in dashboard socket that counts pushes.
+
+Each hub has a database of its own: SQLite under its DATA_DIR, or, when the run's
+DATABASE_URL names PostgreSQL (make test-reliability-postgres), a fresh database on that
+server, dropped when the run ends.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -17,9 +23,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 import requests
+from psycopg import sql
 
 from statusdash.tests.support import BASE_DIR, free_port, wait_until_healthy
 
@@ -27,6 +36,15 @@ PYTHON = sys.executable
 # Signs that the hub hit trouble it did not handle; searched for in its stderr (logfmt lines,
 # or raw tracebacks). Warnings the hub chose to log, with their traces, are not trouble.
 TROUBLE = ("database is locked", "level=error", "level=critical", "Internal Server Error")
+# The server the hubs' databases go on, or "" for SQLite.
+POSTGRES_URL = os.environ.get("DATABASE_URL", "") if os.environ.get("DATABASE_URL", "").startswith("postgres") else ""
+ENGINE = "postgresql" if POSTGRES_URL else "sqlite"
+_databases_made: list[str] = []
+
+
+def pytest_report_header() -> str:
+    where = urlsplit(POSTGRES_URL).netloc.rsplit("@", 1)[-1] if POSTGRES_URL else "their DATA_DIR"
+    return f"reliability hubs on {ENGINE} ({'a fresh database each, on ' if POSTGRES_URL else ''}{where})"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -152,11 +170,53 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def standalone_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """A hub with its own SQLite database under data_dir (not the test run's database)."""
-    env = {"DATA_DIR": str(data_dir), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+def standalone_env(data_dir: Path, tablespace: str | None = None, **extra: str) -> dict[str, str]:
+    """A hub with a database of its own (not the test run's): SQLite under data_dir, or a
+    fresh PostgreSQL database (in `tablespace`, if given)."""
+    database_url = fresh_postgres_database(tablespace) if POSTGRES_URL else ""
+    env = {"DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
     env.update(extra)
     return env
+
+
+def postgres_admin() -> psycopg.Connection[Any]:
+    """A connection to the server's maintenance database, for creating and dropping others."""
+    return psycopg.connect(urlsplit(POSTGRES_URL)._replace(path="/postgres").geturl(), autocommit=True)
+
+
+def fresh_postgres_database(tablespace: str | None = None) -> str:
+    """Create an empty database on the PostgreSQL server (in `tablespace`, if given); its URL."""
+    name = f"statusdash_reliability_{secrets.token_hex(4)}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if tablespace:
+        statement += sql.SQL(" TABLESPACE {}").format(sql.Identifier(tablespace))
+    with postgres_admin() as admin:
+        admin.execute(statement)
+    _databases_made.append(name)
+    return urlsplit(POSTGRES_URL)._replace(path=f"/{name}").geturl()
+
+
+def drop_postgres_database(name: str) -> None:
+    with postgres_admin() as admin:
+        # FORCE: a hub killed with SIGKILL may leave a backend behind for a moment.
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_databases() -> Iterator[None]:
+    yield
+    while _databases_made:
+        drop_postgres_database(_databases_made.pop())
+
+
+def query(env: dict[str, str], statement: str) -> list[tuple[Any, ...]]:
+    """Rows of one SELECT on a standalone hub's database, whichever engine it has."""
+    if env["DATABASE_URL"]:
+        with psycopg.connect(env["DATABASE_URL"]) as db:
+            return db.execute(statement).fetchall()
+    path = Path(env["DATA_DIR"]) / "db" / "status-dashboard.db"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+        return db.execute(statement).fetchall()
 
 
 SETUP_SCRIPT = """
@@ -395,24 +455,21 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def stored_reports(data_dir: Path) -> dict[str, list[datetime]]:
+def stored_reports(env: dict[str, str]) -> dict[str, list[datetime]]:
     """Every stored sample of a standalone hub, per host name (duplicates would show twice)."""
-    with sqlite3.connect(f"file:{data_dir / 'db' / 'status-dashboard.db'}?mode=ro", uri=True, timeout=30) as db:
-        rows = db.execute(
-            "SELECT h.name, m.collected_at FROM metrics_metricsample m JOIN hosts_host h ON h.id = m.host_id"
-        ).fetchall()
+    rows = query(env, "SELECT h.name, m.collected_at FROM metrics_metricsample m JOIN hosts_host h ON h.id = m.host_id")
     result: dict[str, list[datetime]] = defaultdict(list)
     for name, collected_at in rows:
         result[name].append(as_utc(collected_at))
     return result
 
 
-def host_ids(data_dir: Path) -> dict[str, int]:
-    with sqlite3.connect(f"file:{data_dir / 'db' / 'status-dashboard.db'}?mode=ro", uri=True, timeout=30) as db:
-        return dict(db.execute("SELECT name, id FROM hosts_host").fetchall())
+def host_ids(env: dict[str, str]) -> dict[str, int]:
+    return {name: pk for name, pk in query(env, "SELECT name, id FROM hosts_host")}
 
 
-def as_utc(stamp: str) -> datetime:
-    """A timestamp as the agent, the database or a pushed card writes it, as an aware datetime."""
-    parsed = datetime.fromisoformat(stamp)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def as_utc(stamp: str | datetime) -> datetime:
+    """A timestamp as the agent, the database or a pushed card writes it, as an aware datetime
+    in UTC (PostgreSQL hands back datetimes in its session's time zone, SQLite text)."""
+    parsed = stamp if isinstance(stamp, datetime) else datetime.fromisoformat(stamp)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)

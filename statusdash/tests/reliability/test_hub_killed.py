@@ -49,7 +49,7 @@ def test_agents_backfill_every_report_once_after_the_hub_is_killed_and_restarted
         thread.start()
     barrier.wait()
     try:
-        wait_for(lambda: all(stored_reports(data_dir)[n] for n in names), 30, "every agent's first report")
+        wait_for(lambda: all(stored_reports(env)[n] for n in names), 30, "every agent's first report")
         time.sleep(3)
         hub.kill()
         # Down long enough for every agent to spool several reports.
@@ -63,7 +63,7 @@ def test_agents_backfill_every_report_once_after_the_hub_is_killed_and_restarted
 
     for thread in threads:
         thread.join()
-    stored = stored_reports(data_dir)
+    stored = stored_reports(env)
     for run in simulated:
         # Every 2xx is stored once; a request cut off by the kill may or may not have been.
         rows = stored[run.name]

@@ -76,7 +76,7 @@ def test_fifty_agents_for_a_minute_lose_nothing_and_reach_the_dashboard(tmp_path
     names = [f"load-{i:02d}" for i in range(AGENTS)]
     keys = prepare_standalone(env, names)
     hub = start_hub(env)
-    ids = host_ids(data_dir)
+    ids = host_ids(env)
     agents = [
         AgentRun(name, keys["agents"][name], BATCH_SIZE if i < BATCHING_AGENTS else 1) for i, name in enumerate(names)
     ]
@@ -94,7 +94,7 @@ def test_fifty_agents_for_a_minute_lose_nothing_and_reach_the_dashboard(tmp_path
             thread.join()
         elapsed = time.monotonic() - started
 
-        stored = stored_reports(data_dir)
+        stored = stored_reports(env)
         for agent in agents:
             if agent.accepted:
                 newest = max(agent.accepted).isoformat()

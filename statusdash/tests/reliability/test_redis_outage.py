@@ -59,7 +59,7 @@ def test_redis_outage_degrades_nothing_but_live_updates_and_loses_nothing(
     names = [f"redis-{i}" for i in range(AGENTS)]
     keys = prepare_standalone(env, names)
     hub = start_hub(env)
-    ids = host_ids(data_dir)
+    ids = host_ids(env)
     with open(tmp_path / "worker.log", "wb") as worker_log:
         worker = celery(env, "worker", "--pool", "solo", "--loglevel", "WARNING", stdout=worker_log, stderr=worker_log)
     agents = [RecordingAgent(tmp_path / n, hub.url, keys["agents"][n], interval=1) for n in names]
@@ -71,11 +71,11 @@ def test_redis_outage_degrades_nothing_but_live_updates_and_loses_nothing(
 
             private_redis.stop()
             down_at = datetime.now(UTC)
-            before = sum(map(len, stored_reports(data_dir).values()))
+            before = sum(map(len, stored_reports(env).values()))
             wait_for(lambda: health(hub.url)["checks"]["redis"]["status"] == "down", 15, "/health to see Redis down")
             assert health(hub.url)["status"] == "degraded"
             time.sleep(5)
-            during = sum(map(len, stored_reports(data_dir).values()))
+            during = sum(map(len, stored_reports(env).values()))
             assert during >= before + AGENTS * 3, "ingest stopped storing while Redis was down"
             assert not worker_answers(env)
 
@@ -95,7 +95,7 @@ def test_redis_outage_degrades_nothing_but_live_updates_and_loses_nothing(
         worker.terminate()
         worker.wait(30)
 
-    stored = stored_reports(data_dir)
+    stored = stored_reports(env)
     for name, agent in zip(names, agents, strict=True):
         collected = {as_utc(s) for s in agent.collected()}
         rows = stored[name]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from statusdash.tests.reliability.conftest import PrivateRedis, manage, prepare_standalone, standalone_env
+from statusdash.tests.reliability.conftest import PrivateRedis, manage, prepare_standalone, query, standalone_env
 from statusdash.tests.reliability.test_hub_killed import wait_for
 from statusdash.tests.reliability.test_redis_outage import celery
 
@@ -103,16 +102,17 @@ class Worker:
         return self.process is not None and self.process.poll() is None
 
 
-def counts(data_dir: Path) -> dict[str, Any]:
-    with sqlite3.connect(f"file:{data_dir / 'db' / 'status-dashboard.db'}?mode=ro", uri=True, timeout=30) as db:
-        one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
-        return {
-            "alerts": one("SELECT count(*) FROM alerts_alert WHERE rule = 'host_offline'"),
-            "alerted_hosts": one("SELECT count(DISTINCT host_id) FROM alerts_alert WHERE rule = 'host_offline'"),
-            "transitions": one("SELECT count(*) FROM alerts_alerttransition"),
-            "unprocessed": one("SELECT count(*) FROM alerts_alerttransition WHERE processed_at IS NULL"),
-            "notifications": db.execute("SELECT status, attempts FROM alerts_notification").fetchall(),
-        }
+def counts(env: dict[str, str]) -> dict[str, Any]:
+    def one(statement: str) -> Any:
+        return query(env, statement)[0][0]
+
+    return {
+        "alerts": one("SELECT count(*) FROM alerts_alert WHERE rule = 'host_offline'"),
+        "alerted_hosts": one("SELECT count(DISTINCT host_id) FROM alerts_alert WHERE rule = 'host_offline'"),
+        "transitions": one("SELECT count(*) FROM alerts_alerttransition"),
+        "unprocessed": one("SELECT count(*) FROM alerts_alerttransition WHERE processed_at IS NULL"),
+        "notifications": query(env, "SELECT status, attempts FROM alerts_notification"),
+    }
 
 
 def test_a_worker_killed_mid_sweep_and_mid_send_leaves_nothing_undone_and_nothing_doubled(
@@ -133,9 +133,9 @@ def test_a_worker_killed_mid_sweep_and_mid_send_leaves_nothing_undone_and_nothin
     try:
         # 1. Killed in the middle of the sweep that opens the offline alerts.
         worker.start()
-        wait_for(lambda: counts(data_dir)["alerts"] > 0, 60, "the sweep to start opening alerts")
+        wait_for(lambda: counts(env)["alerts"] > 0, 60, "the sweep to start opening alerts")
         worker.kill()
-        mid_sweep = counts(data_dir)
+        mid_sweep = counts(env)
         assert 0 < mid_sweep["alerts"] < OFFLINE_HOSTS, f"the kill missed the sweep: {mid_sweep}"
         assert mid_sweep["notifications"] == []
 
@@ -143,7 +143,7 @@ def test_a_worker_killed_mid_sweep_and_mid_send_leaves_nothing_undone_and_nothin
         worker.start()
         wait_for(lambda: bool(webhook.held), 90, "a notification to reach the webhook")
         worker.kill()
-        mid_send = counts(data_dir)
+        mid_send = counts(env)
         assert mid_send["notifications"], mid_send
         assert {status for status, _ in mid_send["notifications"]} == {"pending"}, "an unanswered send is not done"
         assert sum(attempts for _, attempts in mid_send["notifications"]) == len(webhook.held) == 1
@@ -154,7 +154,7 @@ def test_a_worker_killed_mid_sweep_and_mid_send_leaves_nothing_undone_and_nothin
         worker.start()
 
         def all_sent() -> bool:
-            now = counts(data_dir)
+            now = counts(env)
             done = now["alerts"] == OFFLINE_HOSTS and now["unprocessed"] == 0
             return done and {status for status, _ in now["notifications"]} == {"sent"}
 
@@ -165,7 +165,7 @@ def test_a_worker_killed_mid_sweep_and_mid_send_leaves_nothing_undone_and_nothin
     finally:
         worker.kill()
     log = (tmp_path / "worker.log").read_text(errors="replace")
-    final = counts(data_dir)
+    final = counts(env)
     assert final["alerts"] == final["alerted_hosts"] == final["transitions"] == OFFLINE_HOSTS, "an alert opened twice"
     assert {status for status, _ in final["notifications"]} == {"sent"}
     # Each sent once; the one on the wire when its worker died counts that attempt too.
