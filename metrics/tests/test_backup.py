@@ -16,7 +16,7 @@ from hosts.models import Host
 from metrics import backups as backup
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
-sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite backups; PostgreSQL has its own test")
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="runs in the suite against SQLite (make test)")
 
 
 @pytest.fixture
