@@ -29,6 +29,9 @@ _XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("g
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL") or f"redis://127.0.0.1:6379/{15 - _XDIST_WORKER}"
 POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgres://postgres@127.0.0.1:5432/test")
 CHROMIUM = "/usr/bin/chromium"
+# Seconds a test of each kind may take (pytest-timeout) unless it sets its own; others get
+# pyproject's 60. The slowest of each kind took about a third of its limit on a loaded 2-core machine.
+TIMEOUTS = {"reliability": 300, "browser": 180, "slow": 180}
 
 
 def _reachable(url: str) -> bool:
@@ -41,11 +44,16 @@ def _reachable(url: str) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Transactional tests empty every table when they end, which would also remove what
+    """Time limits by kind of test (TIMEOUTS), and serialized rollback for transactional tests.
+
+    Transactional tests empty every table when they end, which would also remove what
     data migrations created (the default alert rules) for the tests after them: they
     get serialized rollback, which puts the migrated contents back.
     """
     for item in items:
+        kind = next((kind for kind in TIMEOUTS if kind in item.keywords), None)
+        if kind is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TIMEOUTS[kind]))
         marker = item.get_closest_marker("django_db")
         transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
             {"transactional_db", "live_hub"} & set(getattr(item, "fixturenames", ()))

@@ -120,6 +120,7 @@ def mode(path: Path) -> int:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="installs with root ownership")
+@pytest.mark.timeout(180)  # builds the agent's virtualenv with pip
 def test_make_deploy_installs_the_agent_on_a_local_target(target):
     try:
         daemon_uid = pwd.getpwnam("daemon").pw_uid
