@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 
 from hosts.models import ApiKey, ApiKeyScope, Host
 from metrics.models import MetricSample
+from statusdash.tests.support import assert_stored_as_sent
 
 URL = "/api/metrics/report"
 
@@ -77,11 +78,12 @@ def test_batch_with_one_bad_report_stores_nothing(client: Client, host: Host, ag
 
 
 @pytest.mark.django_db
-def test_gzip_body_is_accepted(client: Client, host: Host, agent_key: str, make_report: Any) -> None:
-    body = gzip.compress(json.dumps(make_report()).encode())
+def test_gzip_body_is_stored_as_sent(client: Client, host: Host, agent_key: str, make_report: Any) -> None:
+    report = make_report()
+    body = gzip.compress(json.dumps(report).encode())
     response = post(client, None, agent_key, raw=body, HTTP_CONTENT_ENCODING="gzip")
     assert response.status_code == 202
-    assert MetricSample.objects.count() == 1
+    assert_stored_as_sent(MetricSample.objects.get(host=host), report)
 
 
 @pytest.mark.django_db
