@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Callable
@@ -15,15 +16,22 @@ from django.core.management import call_command
 
 from hosts import pki, vault
 from hosts.models import ApiKey, ApiKeyScope, Host
+from statusdash.tests.skips import unavailable
 from statusdash.tests.support import sample_report
+
+# When a test may skip, and CI's count of the skips: statusdash/tests/skips.py. pytester runs
+# that plugin in a pytest of its own (statusdash/tests/test_skips.py).
+pytest_plugins = ["statusdash.tests.skips", "pytester"]
 
 # One Redis database per xdist worker: Celery tests on two workers must not take each
 # other's tasks from a shared queue.
 _XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL") or f"redis://127.0.0.1:6379/{15 - _XDIST_WORKER}"
 POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgres://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = "/usr/bin/chromium"
+# Seconds a test of each kind may take (pytest-timeout) unless it sets its own; others get
+# pyproject's 60. The slowest of each kind took about a third of its limit on a loaded 2-core machine.
+TIMEOUTS = {"reliability": 300, "browser": 180, "slow": 180}
 
 
 def _reachable(url: str) -> bool:
@@ -36,13 +44,16 @@ def _reachable(url: str) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests whose service is down on a developer's machine; in CI they must run.
+    """Time limits by kind of test (TIMEOUTS), and serialized rollback for transactional tests.
 
     Transactional tests empty every table when they end, which would also remove what
     data migrations created (the default alert rules) for the tests after them: they
     get serialized rollback, which puts the migrated contents back.
     """
     for item in items:
+        kind = next((kind for kind in TIMEOUTS if kind in item.keywords), None)
+        if kind is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TIMEOUTS[kind]))
         marker = item.get_closest_marker("django_db")
         transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
             {"transactional_db", "live_hub"} & set(getattr(item, "fixturenames", ()))
@@ -50,18 +61,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if transactional:
             kwargs = {**(marker.kwargs if marker else {}), "transaction": True, "serialized_rollback": True}
             item.add_marker(pytest.mark.django_db(*(marker.args if marker else ()), **kwargs), append=False)
-    missing = {
+
+
+@functools.cache
+def missing_services() -> dict[str, str | None]:
+    """Why each service a marker names cannot be used here, or None when it can (checked once)."""
+    return {
         "redis": None if _reachable(REDIS_TEST_URL) else f"Redis not reachable at {REDIS_TEST_URL}",
         "postgres": None if _reachable(POSTGRES_TEST_URL) else f"PostgreSQL not reachable at {POSTGRES_TEST_URL}",
         "browser": None if os.path.exists(CHROMIUM) else f"no browser at {CHROMIUM} (apt-get install chromium)",
     }
-    for service, reason in missing.items():
-        if reason is None or IN_CI:
-            continue
-        skip = pytest.mark.skip(reason=f"{reason}; runs in CI")
-        for item in items:
-            if service in item.keywords:
-                item.add_marker(skip)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # tryfirst: before any fixture starts a server for a test that cannot run.
+    for service, reason in missing_services().items():
+        if reason is not None and service in item.keywords:
+            unavailable(reason)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,14 +8,34 @@ from typing import Annotated, Any
 from django.conf import settings
 from django.utils import timezone
 from ninja import Schema
-from pydantic import BaseModel, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, field_validator
 
 from hosts.models import HOST_NAME_PATTERN
 
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-Bytes = Annotated[int, Field(ge=0, le=2**63 - 1)]
-Rate = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)]
-Load = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+# Pydantic's lax mode reads "5" and true as numbers and a number as a Unix time, so it took
+# reports the documented schema refuses (a boot_time of 0 was stored as 1970). Numbers are
+# strict (text and booleans refused, whole numbers still welcome as floats); integers and
+# times, which strict mode would narrow further than JSON Schema does, are checked before.
+
+
+def json_integer(value: Any) -> Any:
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON integer, not a string or a boolean")
+    return value  # 4.0 is an integer to JSON Schema, and to pydantic
+
+
+def json_date_time(value: Any) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("must be a date-time string, e.g. 2024-05-01T12:00:00+00:00")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(json_integer)]
+DateTime = Annotated[datetime, BeforeValidator(json_date_time)]
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]
+Bytes = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(json_integer)]
+Rate = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False, strict=True)]
+Load = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False, strict=True)]
 ShortText = Annotated[str, Field(max_length=200)]
 
 
@@ -23,7 +43,7 @@ class CpuIn(BaseModel):
     percent: Percent
     per_core: list[Percent] = Field(max_length=1024)
     load: list[Load] = Field(min_length=3, max_length=3)
-    count: int = Field(ge=1, le=4096)
+    count: Integer = Field(ge=1, le=4096)
 
 
 class MemoryIn(BaseModel):
@@ -66,7 +86,7 @@ class NetworkIn(BaseModel):
 
 class TemperatureIn(BaseModel):
     sensor: Annotated[str, Field(min_length=1, max_length=SENSOR_MAX_LENGTH)]
-    celsius: Annotated[float, Field(ge=-273.15, le=1000, allow_inf_nan=False)]
+    celsius: Annotated[float, Field(ge=-273.15, le=1000, allow_inf_nan=False, strict=True)]
 
 
 class SystemIn(BaseModel):
@@ -75,20 +95,20 @@ class SystemIn(BaseModel):
     arch: Annotated[str, Field(max_length=50)] = ""
     hostname: Annotated[str, Field(max_length=255)] = ""
     agent_version: Annotated[str, Field(max_length=50)] = ""
-    boot_time: datetime | None = None
+    boot_time: DateTime | None = None
 
 
 class ReportIn(BaseModel):
     host: str | None = Field(default=None, max_length=63)
-    collected_at: datetime
+    collected_at: DateTime
     cpu: CpuIn
     memory: MemoryIn
     swap: SwapIn
     disks: list[DiskIn] = Field(max_length=256)
     disk_io: DiskIoIn
     network: list[NetworkIn] = Field(max_length=256)
-    uptime_seconds: Annotated[float, Field(ge=0, le=1e10, allow_inf_nan=False)]
-    process_count: int = Field(ge=0, le=10_000_000)
+    uptime_seconds: Annotated[float, Field(ge=0, le=1e10, allow_inf_nan=False, strict=True)]
+    process_count: Integer = Field(ge=0, le=10_000_000)
     temperatures: list[TemperatureIn] = Field(default_factory=list, max_length=256)
     system: SystemIn
 

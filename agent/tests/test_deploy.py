@@ -24,7 +24,7 @@ def unit_directives() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines)
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+@pytest.mark.needs_tool("systemd-analyze", "systemd")
 def test_unit_passes_systemd_analyze_verify(tmp_path):
     # verify insists that ExecStart's binary exists, and /opt/statusdash-agent only
     # exists on a deployed host: check a copy that starts this Python instead.
@@ -36,7 +36,7 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
     assert "host-agent.service" not in result.stderr
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+@pytest.mark.needs_tool("systemd-analyze", "systemd")
 def test_unit_as_shipped_only_lacks_the_installed_venv(tmp_path):
     result = subprocess.run(["systemd-analyze", "verify", str(UNIT)], capture_output=True, text=True)
     complaints = [line for line in result.stderr.splitlines() if "host-agent.service" in line]
@@ -120,6 +120,7 @@ def mode(path: Path) -> int:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="installs with root ownership")
+@pytest.mark.timeout(180)  # builds the agent's virtualenv with pip
 def test_make_deploy_installs_the_agent_on_a_local_target(target):
     try:
         daemon_uid = pwd.getpwnam("daemon").pw_uid

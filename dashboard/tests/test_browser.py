@@ -28,6 +28,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from alerts.models import Alert
 from conftest import CHROMIUM, hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
+from statusdash.tests.skips import on_request_only_for_screenshots
 from statusdash.tests.support import daphne_server, free_port, sample_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -180,7 +181,7 @@ def test_filter_narrows_the_grid_and_survives_reload(live_hub: str) -> None:
         assert page.locator("#id_tag").input_value() == "db"
 
 
-@pytest.mark.skipif(not SCREENSHOTS, reason="set STATUSDASH_SCREENSHOTS=docs/screenshots to save screenshots")
+@on_request_only_for_screenshots(bool(SCREENSHOTS))
 def test_save_screenshots(live_hub: str) -> None:
     keys = make_fleet()
     more = {}

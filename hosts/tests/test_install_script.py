@@ -30,6 +30,7 @@ from hosts import agent_dist, pki
 from hosts.models import EnrollmentToken, Host
 from hosts.tests.conftest import serving
 from metrics.models import MetricSample
+from statusdash.tests.skips import unavailable
 from statusdash.tests.support import BASE_DIR, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -295,8 +296,9 @@ def test_an_unresolvable_hub_is_a_dns_error(script: Path, run: Any, hub: str) ->
     assert "cannot resolve the hub's name (DNS)" in result.stderr
 
 
-@pytest.mark.skipif(not OLD_PYTHON.exists(), reason=f"no Python 3.8 at {OLD_PYTHON}")
 def test_python_older_than_3_9_is_refused(script: Path, run: Any, root: Path) -> None:
+    if not OLD_PYTHON.exists():
+        unavailable(f"no Python 3.8 at {OLD_PYTHON}")
     result = run(script, "--token", "sde_x", "--name", "web-7", python=str(OLD_PYTHON))
     assert result.returncode == 3
     assert "is Python 3.8, too old: statusdash-agent needs Python 3.9 to 3.13" in result.stderr

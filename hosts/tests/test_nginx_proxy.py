@@ -10,7 +10,6 @@ import contextlib
 import http.client
 import json
 import re
-import shutil
 import string
 import subprocess
 from collections.abc import Iterator
@@ -28,9 +27,10 @@ from hosts import pki, vault
 from hosts.models import ApiKey, ApiKeyScope, Host
 from hosts.tests.conftest import CertMaker, serving
 from metrics.models import MetricSample
+from statusdash.tests.skips import find_tool
 from statusdash.tests.support import BASE_DIR, daphne_server, dashboard_socket, free_port, sample_report
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX = find_tool("nginx") or "nginx"
 CONFIG = BASE_DIR / "deploy" / "nginx" / "statusdash.conf"
 # Daphne sees nginx's connections from 127.0.0.1; the "attacker" connects from another loopback address.
 UNTRUSTED_SOURCE = "127.0.0.3"
@@ -38,7 +38,7 @@ UNTRUSTED_SOURCE = "127.0.0.3"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed (apt-get install nginx)"),
+    pytest.mark.needs_tool("nginx", "nginx"),
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +13,7 @@ from django.db import connection
 
 from hosts.models import Host
 from metrics import backups as backup
-
-ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
-sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite backups; PostgreSQL has its own test")
+from statusdash.tests.skips import postgres_only, sqlite_only
 
 
 @pytest.fixture
@@ -129,7 +126,7 @@ def test_the_daily_task_writes_a_backup(backups: Path) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not ON_POSTGRES, reason="runs in the suite against PostgreSQL (make test-postgres)")
+@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_pg_dump_backup_is_a_custom_format_archive(backups: Path) -> None:
     path = backup.backup_database()

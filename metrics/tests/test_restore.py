@@ -22,11 +22,9 @@ from hosts.models import Host
 from metrics import backups as backup
 from metrics import restore
 from metrics.models import MetricSample
+from statusdash.tests.skips import postgres_only, sqlite_only
 from statusdash.tests.support import sample_report
 
-ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
-sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite restores; PostgreSQL has its own tests")
-postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="runs in the suite against PostgreSQL (make test-postgres)")
 BASE_DIR = Path(__file__).resolve().parents[2]
 BACKUP_TIME = datetime(2026, 3, 1, 3, 17, tzinfo=UTC)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from hosts.models import Host
 from services import sentiment
-from services.models import DomainEvent, EventType, PublicHost, ServiceEvent, ServiceHealth
+from services.models import DailyAvailability, DomainEvent, EventType, PublicHost, ServiceEvent, ServiceHealth
 
 
 def seo() -> ServiceHealth:
@@ -17,11 +19,32 @@ def seo() -> ServiceHealth:
     return ServiceHealth.objects.get(name="seo")
 
 
+def cells(page: str) -> dict[str, list[str]]:
+    """The text of a changelist's cells by column (Django marks each cell class="field-<name>")."""
+    columns: dict[str, list[str]] = {}
+    for name, content in re.findall(r'<t[dh] class="field-([a-z_]+)[^"]*"[^>]*>(.*?)</t[dh]>', page, re.S):
+        columns.setdefault(name, []).append(re.sub(r"<[^>]+>", "", content).strip())
+    return columns
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("model", ["servicehealth", "serviceevent", "publichost", "dailyavailability"])
-def test_changelists_render(admin_client: Client, model: str) -> None:
-    seo()
-    assert admin_client.get(f"/admin/services/{model}/").status_code == 200
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("servicehealth", {"name": ["seo"], "status": ["Healthy"]}),
+        ("serviceevent", {"service": ["seo"], "type": ["Service Healthy"], "outcome": ["Applied"], "via": ["http"]}),
+        ("publichost", {"host": ["web-1"], "display_name": ["Public web"]}),
+        ("dailyavailability", {"service": ["seo"], "observed_seconds": ["3600.0"], "up_seconds": ["1800.0"]}),
+    ],
+)
+def test_changelists_list_their_rows(admin_client: Client, model: str, expected: dict[str, list[str]]) -> None:
+    service = seo()
+    PublicHost.objects.create(host=Host.objects.create(name="web-1"), display_name="Public web")
+    DailyAvailability.objects.create(day=timezone.now().date(), service=service, observed_seconds=3600, up_seconds=1800)
+    response = admin_client.get(f"/admin/services/{model}/")
+    assert response.status_code == 200
+    columns = cells(response.content.decode())
+    assert {name: columns.get(name) for name in expected} == expected
 
 
 @pytest.mark.django_db

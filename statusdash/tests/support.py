@@ -76,6 +76,29 @@ def sample_report(
     return report
 
 
+def assert_stored_as_sent(sample: Any, report: dict[str, Any]) -> None:
+    """A stored MetricSample holds what a (well-formed) report said: its time, numbers and detail."""
+    assert sample.collected_at == datetime.fromisoformat(report["collected_at"])
+    assert sample.cpu_percent == report["cpu"]["percent"]
+    assert [sample.load_1, sample.load_5, sample.load_15] == report["cpu"]["load"]
+    assert sample.memory_percent == report["memory"]["percent"]
+    assert sample.memory_used == report["memory"]["used"]
+    assert sample.swap_percent == report["swap"]["percent"]
+    assert sample.disk_percent == max(disk["percent"] for disk in report["disks"])
+    assert sample.net_rx_bps == sum(nic["rx_bytes_per_s"] for nic in report["network"])
+    assert sample.disk_read_bps == report["disk_io"]["read_bytes_per_s"]
+    assert sample.process_count == report["process_count"]
+    assert sample.uptime_seconds == report["uptime_seconds"]
+    assert sample.detail == {
+        "per_core": report["cpu"]["per_core"],
+        "memory": report["memory"],
+        "swap": report["swap"],
+        "disks": report["disks"],
+        "network": report["network"],
+        "temperatures": report["temperatures"],
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -18,19 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import IN_CI
+from statusdash.tests.skips import require_tool
 from statusdash.tests.support import BASE_DIR
 
 HUB_SERVICES = ("migrate", "web", "worker", "beat")
-
-
-def tool(name: str, package: str) -> str:
-    path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if Path(p).exists()), None)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} missing in CI (apt-get install {package})")
-        pytest.skip(f"{name} not installed (apt-get install {package}); runs in CI")
-    return path
 
 
 def project_copy(tmp_path: Path, env: str = "") -> Path:
@@ -44,7 +35,7 @@ def project_copy(tmp_path: Path, env: str = "") -> Path:
 
 
 def compose_config(project: Path, *files: str) -> dict[str, Any]:
-    command = [tool("docker-compose", "docker-compose")]
+    command = [require_tool("docker-compose", "docker-compose")]
     for name in files or ("docker-compose.yml",):
         command += ["-f", name]
     result = subprocess.run(
@@ -149,7 +140,11 @@ def test_compose_without_env_file_is_refused_clearly(tmp_path: Path) -> None:
     project = project_copy(tmp_path)
     (project / ".env").unlink()
     result = subprocess.run(
-        [tool("docker-compose", "docker-compose"), "config"], cwd=project, capture_output=True, text=True, timeout=60
+        [require_tool("docker-compose", "docker-compose"), "config"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert ".env" in result.stderr
@@ -163,7 +158,7 @@ def test_shipped_nginx_config_passes_nginx_t(tmp_path: Path, settings: Any) -> N
     from hosts import pki, vault
     from hosts.tests.test_nginx_proxy import write_nginx_config
 
-    nginx = tool("nginx", "nginx")
+    nginx = require_tool("nginx", "nginx")
     settings.VAULT_PATH = tmp_path / "vault"
     pki._ca_certificate.cache_clear()
     vault.create_ca()

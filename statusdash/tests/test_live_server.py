@@ -12,6 +12,7 @@ import requests
 
 from hosts.models import ApiKey, ApiKeyScope, Host
 from metrics.models import MetricSample
+from statusdash.tests.support import assert_stored_as_sent
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -23,13 +24,17 @@ def agent(live_hub: str) -> tuple[str, dict[str, str]]:
     return f"{live_hub}/api/metrics/report", {"Authorization": f"Bearer {raw}", "Content-Type": "application/json"}
 
 
-def test_report_over_real_http_is_stored(agent: Any, make_report: Any) -> None:
+def test_gzip_batch_over_real_http_is_stored_as_sent(agent: Any, make_report: Any) -> None:
     url, headers = agent
-    body = gzip.compress(json.dumps({"reports": [make_report(seconds_ago=10), make_report()]}).encode())
+    reports = [make_report(seconds_ago=10), make_report()]
+    body = gzip.compress(json.dumps({"reports": reports}).encode())
     response = requests.post(url, data=body, headers={**headers, "Content-Encoding": "gzip"}, timeout=10)
     assert response.status_code == 202
     assert response.json() == {"accepted": 2, "duplicates": 0}
-    assert MetricSample.objects.filter(host__name="edge-1").count() == 2
+    samples = MetricSample.objects.filter(host__name="edge-1").order_by("collected_at")
+    assert len(samples) == 2
+    for sample, report in zip(samples, reports, strict=True):
+        assert_stored_as_sent(sample, report)
 
 
 def test_declared_oversized_body_is_a_413(agent: Any) -> None:
@@ -51,9 +56,10 @@ def test_chunked_oversized_body_is_a_413(agent: Any) -> None:
     assert MetricSample.objects.count() == 0
 
 
-def test_chunked_body_within_the_limit_is_accepted(agent: Any, make_report: Any) -> None:
+def test_chunked_body_within_the_limit_is_stored_as_sent(agent: Any, make_report: Any) -> None:
     url, headers = agent
-    payload = json.dumps(make_report()).encode()
+    report = make_report()
+    payload = json.dumps(report).encode()
 
     def chunks() -> Iterator[bytes]:
         yield payload[:100]
@@ -61,6 +67,7 @@ def test_chunked_body_within_the_limit_is_accepted(agent: Any, make_report: Any)
 
     response = requests.post(url, data=chunks(), headers=headers, timeout=10)
     assert response.status_code == 202
+    assert_stored_as_sent(MetricSample.objects.get(host__name="edge-1"), report)
 
 
 def test_openapi_schema_and_docs_are_served(live_hub: str) -> None:

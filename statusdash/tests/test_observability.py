@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -24,11 +23,11 @@ from django.test.utils import CaptureQueriesContext
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import IN_CI
 from dashboard.consumers import DashboardConsumer
 from hosts.models import ApiKey, ApiKeyScope, Host
 from statusdash.lib import observability
 from statusdash.lib.env import env_networks
+from statusdash.tests.skips import require_tool
 from statusdash.tests.support import BASE_DIR
 
 REPORT = "/api/metrics/report"
@@ -355,11 +354,7 @@ def test_read_requests_log_the_key_prefix(client: Client, read_key: str, caplog:
 def test_exposition_passes_promtool(
     client: Client, host: Host, agent_key: str, read_key: str, make_report: Any
 ) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if IN_CI:
-            pytest.fail("promtool missing in CI (apt-get install prometheus)")
-        pytest.skip("promtool not installed (apt-get install prometheus); runs in CI")
+    promtool = require_tool("promtool", "prometheus")
     post_report(client, agent_key, make_report())
     post_report(client, "sd_wrong", make_report())
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from statusdash.tests.reliability.conftest import HOSTILE_NAMES, XSS, Hub, login
+from statusdash.tests.reliability import stored
+from statusdash.tests.reliability.conftest import HOSTILE_NAMES, XSS, Hub, as_utc, login
 from statusdash.tests.support import sample_report
 
 pytestmark = pytest.mark.reliability
@@ -125,6 +126,16 @@ def test_hostile_strings_in_report_fields_are_stored_or_refused_by_field(
         assert tuple(response.json()["detail"][0]["loc"][1:]) == path
     if response.status_code == 400:
         assert response.json()["detail"]
+    sample = stored.samples(hub.env, "web-1").get(as_utc(report["collected_at"]))
+    if response.status_code != 202:
+        assert sample is None, "a refused report was stored"
+        return
+    assert sample is not None, "an accepted report was not stored"
+    if path == ("system", "hostname"):
+        assert stored.reported_hostname(hub.env, "web-1") == value
+    else:
+        section, index, field = path
+        assert sample.detail[section][index][field] == value
 
 
 def test_hostile_names_come_back_verbatim_from_the_api(shared_hub: tuple[Hub, dict[str, Any]]) -> None:
@@ -157,22 +168,24 @@ def test_hostile_names_render_escaped_on_the_dashboard_and_in_the_admin(
     )
     assert response.status_code == 202
     session = login(hub.url, "admin", "reliability-pass")
-    pages = [
-        "/",
-        "/admin/hosts/host/",
-        "/admin/hosts/apikey/",
-        "/admin/metrics/metricsample/",
-        "/admin/hosts/host/?q=%3Cscript%3E",
-    ]
-    ids = [
-        h["id"] for h in requests.get(f"{hub.url}/api/hosts", headers={"X-API-Key": keys["read"]}, timeout=10).json()
-    ]
-    pages += [f"/admin/hosts/host/{i}/change/" for i in ids]
-    for page in pages:
+    hosts = requests.get(f"{hub.url}/api/hosts", headers={"X-API-Key": keys["read"]}, timeout=10).json()
+    # Each page with the names it must show, escaped: a page that lost its rows would also
+    # show nothing unescaped.
+    pages = {
+        "/": HOSTILE_NAMES,
+        "/admin/hosts/host/": HOSTILE_NAMES,
+        "/admin/hosts/apikey/": HOSTILE_NAMES,
+        "/admin/metrics/metricsample/": [XSS],
+        "/admin/hosts/host/?q=%3Cscript%3E": [XSS],
+    }
+    pages.update({f"/admin/hosts/host/{h['id']}/change/": [h["name"]] for h in hosts if h["name"] in HOSTILE_NAMES})
+    for page, shown in pages.items():
         response = session.get(f"{hub.url}{page}", timeout=10)
         assert response.status_code == 200, page
         for name in HOSTILE_NAMES[:2]:
             assert name not in response.text, f"{page} renders {name!r} unescaped"
+        for name in shown:
+            assert html.escape(name) in response.text, f"{page} does not show {name!r}"
     overview = session.get(f"{hub.url}/", timeout=10).text
     assert html.escape(XSS) in overview or XSS.replace("<", "&lt;").replace(">", "&gt;") in overview
 

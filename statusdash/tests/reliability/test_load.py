@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from statusdash.tests.reliability.conftest import (
@@ -70,6 +71,7 @@ def simulate(agent: AgentRun, url: str, until: float, start_barrier: threading.B
         time.sleep(max(0.0, next_send - time.monotonic()))
 
 
+@pytest.mark.timeout(LOAD_SECONDS + 240)  # the load itself, then starting the hub and checking
 def test_fifty_agents_for_a_minute_lose_nothing_and_reach_the_dashboard(tmp_path: Path, start_hub: Any) -> None:
     data_dir = tmp_path / "hub-data"
     env = standalone_env(data_dir)
