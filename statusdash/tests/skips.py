@@ -1,4 +1,5 @@
-"""When a test may skip, and CI's count of the skips (a pytest plugin, loaded by conftest.py).
+"""When a test may skip, and CI's count of the skips: a pytest plugin, loaded by conftest.py
+(and by agent/tests/standalone.ini, for the agent's tests on their own).
 
 On a developer's machine a test that needs a tool or a service that is not there skips,
 saying what to install. In CI (`CI=true`, set by .ci/run, which installs and starts
@@ -116,6 +117,9 @@ class SkipLedger:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "needs_tool(command, package): runs a command-line tool (skipped when missing, except in CI)"
+    )
     # Under xdist the controller sees every worker's reports; the workers keep no ledger.
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(SkipLedger(), "statusdash-skip-ledger")

@@ -62,7 +62,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Run:
     def run(source: str, *, ci: bool) -> pytest.RunResult:
         monkeypatch.setenv("CI", "true" if ci else "")
         pytester.makepyfile(test_module=source)
-        pytester.makeini("[pytest]\nmarkers =\n    needs_tool: a command-line tool\n")
+        pytester.makeini("[pytest]\naddopts = --strict-markers\n")  # the plugin registers needs_tool
         return pytester.runpytest_subprocess("-p", "statusdash.tests.skips", "-rs")
 
     return run
