@@ -180,7 +180,7 @@ def dashboard_socket(url: str, ca_file: str) -> ClientConnection:
         f"wss://{urlsplit(url).netloc}/ws/dashboard/",
         ssl=ssl.create_default_context(cafile=ca_file),
         additional_headers={"Cookie": f"sessionid={browser.cookies['sessionid'].value}", "Origin": url},
-        open_timeout=10,
+        open_timeout=30,  # a fresh hub's first socket opens its channel layer and pool
     )
 
 

@@ -8,12 +8,13 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -133,35 +134,45 @@ def daphne_server(
     port = port or free_port()
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("DJANGO_SETTINGS_MODULE", "statusdash.settings")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "statusdash.lib.server",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            *(extra_args or []),
-            "statusdash.asgi:application",
-        ],
-        cwd=BASE_DIR,
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base_url = ServerURL(f"http://127.0.0.1:{port}")
-    base_url.pid = process.pid
-    try:
+    # stderr goes to a file, not a pipe nobody reads: a pipe that fills (64 KiB of warnings)
+    # would block the server mid-request.
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "statusdash.lib.server",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                *(extra_args or []),
+                "statusdash.asgi:application",
+            ],
+            cwd=BASE_DIR,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+        base_url = ServerURL(f"http://127.0.0.1:{port}")
+        base_url.pid = process.pid
         try:
-            wait_until_healthy(base_url, process=process)
-        except RuntimeError:
-            process.kill()
-            _, err = process.communicate(timeout=5)
-            raise RuntimeError(f"daphne failed to start:\n{err.decode(errors='replace')[-3000:]}") from None
-        yield base_url
-    finally:
-        stop(process)
+            try:
+                wait_until_healthy(base_url, process=process)
+            except RuntimeError:
+                process.kill()
+                process.wait(timeout=5)
+                raise RuntimeError(f"daphne failed to start:\n{tail(errors)}") from None
+            yield base_url
+        finally:
+            stop(process)
+
+
+def tail(stream: IO[bytes], size: int = 3000) -> str:
+    """The last `size` bytes a process wrote to `stream` (a file it was given)."""
+    stream.seek(0, os.SEEK_END)
+    stream.seek(max(0, stream.tell() - size))
+    return stream.read().decode(errors="replace")
 
 
 def stop(process: subprocess.Popen[Any], seconds: float = 15) -> None:
@@ -204,5 +215,7 @@ def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None) 
         f"{'wss' if secure else 'ws'}://{urlsplit(base_url).netloc}/ws/dashboard/",
         ssl=ssl.create_default_context(cafile=cafile) if secure else None,
         additional_headers={"Cookie": f"sessionid={session_id}", "Origin": base_url},
-        open_timeout=10,
+        # The first socket a fresh hub serves opens its channel layer and database pool:
+        # on a loaded 2-core CI machine that took over 10 s once.
+        open_timeout=30,
     )
