@@ -12,12 +12,16 @@ measured against storing directly, `bench/ingest.py --agents 20 --seconds 15`, t
 runs each, ingest/ceiling: SQLite 0.51 and 0.64 with it, 0.53 and 0.72 without;
 PostgreSQL 0.42 and 0.33 with it, 0.61 and 0.49 without. It never paid, so it is
 gone (docs/benchmarks.md, "Write path in one hop").
+
+On PostgreSQL a report's commit does not wait for the disk unless INGEST_SYNCHRONOUS_COMMIT
+is set (statusdash/lib/writelock.py says what that risks; docs/deploy.md, "Durability").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from hosts.models import Host
@@ -36,7 +40,7 @@ def store_reports(host: Host, reports: list[dict[str, Any]]) -> tuple[list[Metri
     makes are one push (dashboard/live.py), and the cache is written first because the
     push re-reads it. A batch caches and pushes its newest report only.
     """
-    with write_transaction():
+    with write_transaction(wait_for_disk=settings.INGEST_SYNCHRONOUS_COMMIT):
         stored, duplicates = MetricSample.store_reports(host, reports)
         if stored:
             newest = max(stored, key=lambda sample: sample.collected_at)

@@ -366,6 +366,9 @@ NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6, minimum=1, maximum=50)
 # another (the worker died mid-send). Longer than any channel's own timeouts.
 NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120, minimum=2, maximum=3600)
 # Resolved alerts, their transitions and finished notifications are kept this long; firing alerts always.
+# On PostgreSQL, whether a report's 202 waits for its commit to reach the disk (WAL flush).
+# Off by default: the guarantee SQLite gives (statusdash/lib/writelock.py), for far more reports a second.
+INGEST_SYNCHRONOUS_COMMIT = env_bool("INGEST_SYNCHRONOUS_COMMIT", False)
 ALERT_RETENTION_DAYS = env_int("ALERT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
 RAW_RETENTION_HOURS = env_int("RAW_RETENTION_HOURS", 48, minimum=1, maximum=24 * RETENTION_DAYS)
 # Raw samples keep their per-core/mount/interface detail this long, then only the charted columns.

@@ -16,6 +16,8 @@ from hosts.models import ApiKey, ApiKeyScope, Host
 from metrics import api, ingest, latest
 from metrics.models import HostGone, MetricSample
 from metrics.schemas import ReportIn
+from metrics.signals import samples_stored
+from statusdash.tests.skips import postgres_only
 from statusdash.tests.support import sample_report
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -138,3 +140,36 @@ def test_a_new_key_for_a_recreated_host_reports_again(client: Client, make_repor
     assert old.status_code == 401
     new = client.post("/api/metrics/report", data=make_report(), HTTP_AUTHORIZATION=f"Bearer {new_key}", **auth)
     assert new.status_code == 202
+
+
+def synchronous_commit_while_storing(host: Host) -> str:
+    """PostgreSQL's synchronous_commit as the report's own transaction sees it."""
+    seen: list[str] = []
+
+    def look(**_: Any) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+
+    samples_stored.connect(look, dispatch_uid="test-look")
+    try:
+        ingest.store_reports(host, [validated(NOW)])
+    finally:
+        samples_stored.disconnect(dispatch_uid="test-look")
+    return seen[0]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_on_postgres_a_report_commits_without_waiting_for_the_disk_and_nothing_else_does(host: Host) -> None:
+    assert synchronous_commit_while_storing(host) == "off"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on", "the setting outlived the report's transaction"
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_ingest_synchronous_commit_makes_a_report_wait_for_the_disk(host: Host, settings: Any) -> None:
+    settings.INGEST_SYNCHRONOUS_COMMIT = True
+    assert synchronous_commit_while_storing(host) == "on"

@@ -55,6 +55,7 @@ def test_defaults_run_with_no_environment(tmp_path: Path) -> None:
         ("ALERT_RETENTION_DAYS", "a year", "ALERT_RETENTION_DAYS must be a whole number"),
         ("ALERT_RETENTION_DAYS", "0", "ALERT_RETENTION_DAYS must be at least 1"),
         ("ALERT_RETENTION_DAYS", "36501", "ALERT_RETENTION_DAYS must be at most 36500"),
+        ("INGEST_SYNCHRONOUS_COMMIT", "sometimes", "INGEST_SYNCHRONOUS_COMMIT must be true or false"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path: Path, variable: str, value: str, message: str) -> None:
