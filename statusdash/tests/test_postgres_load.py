@@ -15,19 +15,18 @@ import psycopg
 import pytest
 import requests
 from django.contrib.auth.models import User
-from django.db import connection
 from django.test import Client
 
 from conftest import hub_env, test_database_url
 from hosts.models import ApiKey, ApiKeyScope, Host
 from metrics.models import MetricSample
+from statusdash.tests.skips import postgres_only
 from statusdash.tests.support import daphne_server, dashboard_socket, sample_report
 
-ON_POSTGRES = connection.vendor == "postgresql"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.postgres,
-    pytest.mark.skipif(not ON_POSTGRES, reason="runs in the suite against PostgreSQL (make test-postgres)"),
+    postgres_only,
     pytest.mark.django_db(transaction=True),
 ]
 
