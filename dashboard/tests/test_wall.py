@@ -136,7 +136,7 @@ def test_an_offline_host_with_firing_alerts_shows_once_as_offline(viewer_client:
 
 
 def test_within_a_section_the_newest_outage_and_critical_alerts_come_first(viewer_client: Client) -> None:
-    old, new, never, warm, hot = Host.objects.bulk_create(
+    old, new, _never, warm, hot = Host.objects.bulk_create(
         [Host(name="a-old"), Host(name="b-new"), Host(name="c-never"), Host(name="d-warm"), Host(name="e-hot")]
     )
     report_for(old, seconds_ago=7200)
