@@ -6,7 +6,8 @@ sections by the same path that redraws its card. Most pushes change nothing a wa
 (a healthy host reported again): each host's signature (dashboard.wall) is compared and
 only a change redraws. Redraws are coalesced, so a rack going dark is one redraw, not one
 per host. The wall also redraws every WALL_REFRESH_SECONDS, which is what its "updated
-N s ago" counts from, and at which a socket let in by a key re-checks that key.
+N s ago" counts from, and at which a socket let in by a key re-checks that key. Every wall
+shows the same board, so the sockets of one process share one render (shared_board).
 
 Let in by a session (like the other sockets) or by a read key in its URL (`?token=`);
 either way it sends the wall's own fragment and nothing else.
@@ -15,6 +16,7 @@ either way it sends the wall's own fragment and nothing else.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -26,8 +28,10 @@ from dashboard.wall_access import WallRefused, reader_for, still_valid, token_in
 
 CLOSE_FORBIDDEN = 4403
 WALL_REFRESH_SECONDS = 10.0
-# How long a redraw waits for more changes to join it.
-WALL_COALESCE_SECONDS = 0.2
+# How long a redraw waits for more changes to join it. At 2,000 hosts a render takes tens
+# of ms; at most two a second keeps a storm of changes from taking the web process's CPU,
+# and half a second is nothing to someone reading a screen across the room.
+WALL_COALESCE_SECONDS = 0.5
 # The events the wall acts on (`session.ended`: a log-out closes a session's socket).
 # Anything else sent to a group it shares is for another page.
 WALL_EVENTS = ("host.updated", "sentiment.updated", "session.ended")
@@ -37,10 +41,12 @@ class WallConsumer(LiveConsumer):
     key_id: int | None
     signatures: dict[int, Any]
     redraw: asyncio.Task[None] | None
+    changed_at: float | None  # the first change not yet in a render (monotonic)
     ticker: asyncio.Task[None] | None
 
     async def connect(self) -> None:
         self.joined, self.key_id, self.signatures, self.redraw, self.ticker = [], None, {}, None, None
+        self.changed_at = None
         token = token_in(self.scope.get("query_string", b""))
         if token is None:
             await super().connect()  # a session, as every page's socket; joins groups_to_join()
@@ -86,15 +92,20 @@ class WallConsumer(LiveConsumer):
         self.schedule_redraw()
 
     def schedule_redraw(self) -> None:
+        if self.changed_at is None:
+            self.changed_at = time.monotonic()
         if self.redraw is None or self.redraw.done():
             self.redraw = asyncio.get_running_loop().create_task(self.redraw_soon())
 
     async def redraw_soon(self) -> None:
-        await asyncio.sleep(WALL_COALESCE_SECONDS)
-        await self.send_board()
+        # A change that arrives while a render runs may not be in it: it gets a render of its own.
+        while self.changed_at is not None:
+            await asyncio.sleep(WALL_COALESCE_SECONDS)
+            changed_at, self.changed_at = self.changed_at, None
+            await self.send_board(changed_at)
 
-    async def send_board(self) -> None:
-        html, self.signatures = await database_sync_to_async(render_board)()
+    async def send_board(self, changed_at: float) -> None:
+        html, self.signatures = await shared_board(changed_at)
         await self.send_html(html)
 
     async def tick(self) -> None:
@@ -103,7 +114,25 @@ class WallConsumer(LiveConsumer):
             if self.key_id is not None and not await database_sync_to_async(still_valid)(self.key_id):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
-            await self.send_board()
+            await self.send_board(time.monotonic())
+
+
+_latest: tuple[float, asyncio.Task[tuple[str, dict[int, Any]]]] | None = None
+
+
+async def shared_board(changed_at: float) -> tuple[str, dict[int, Any]]:
+    """The board, rendered after `changed_at` (monotonic): a render already started since then
+    is shared, so five open walls cost one render per change, not five.
+
+    Pushes go out after their transaction commits, so a render started after a push was
+    received reads what that push announced.
+    """
+    global _latest
+    loop = asyncio.get_running_loop()
+    if _latest is None or _latest[0] < changed_at or _latest[1].get_loop() is not loop:
+        _latest = (time.monotonic(), loop.create_task(database_sync_to_async(render_board)()))
+    # Shielded: one socket closing while it waits must not cancel the others' render.
+    return await asyncio.shield(_latest[1])
 
 
 def render_board() -> tuple[str, dict[int, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from typing import Any
@@ -166,4 +167,49 @@ async def test_events_for_other_pages_are_not_sent_on(make_report: Any) -> None:
     # Still open and listening.
     await get_channel_layer().group_send(live.hosts_group(), {"type": "sentiment.updated"})
     assert 'id="wall-board"' in await communicator.receive_from(timeout=3)
+    await communicator.disconnect()
+
+
+async def test_open_walls_share_one_render_per_change(make_report: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    renders = []
+    real_render = wall_consumers.render_board
+
+    def counted() -> tuple[str, dict[int, Any]]:
+        renders.append(1)
+        return real_render()
+
+    monkeypatch.setattr(wall_consumers, "render_board", counted)
+    actors = await database_sync_to_async(fleet)()
+    walls = [socket(f"?token={actors['read_key']}"), socket(user=actors["user"]), socket(user=actors["user"])]
+    for communicator in walls:
+        assert (await communicator.connect())[0]
+    await report_all(actors, make_report)
+    boards = [await communicator.receive_from(timeout=3) for communicator in walls]
+    assert len(set(boards)) == 1 and "<strong>2</strong> healthy" in boards[0]
+    assert len(renders) == 1
+    for communicator in walls:
+        await communicator.disconnect()
+
+
+async def test_a_change_while_a_board_is_being_sent_gets_a_board_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    actors = await database_sync_to_async(fleet)()
+    communicator = socket(f"?token={actors['read_key']}")
+    assert (await communicator.connect())[0]
+    web = await database_sync_to_async(Host.objects.get)(name="web-1")
+    real_send = WallConsumer.send_html
+    sent: list[str] = []
+
+    async def slow_first_send(self: WallConsumer, html: str | None) -> None:
+        if not sent:
+            sent.append(html or "")
+            # An alert fires and is pushed after this board was read, before it is on the wire.
+            await database_sync_to_async(Alert.objects.fire)("cpu_high", host=web, message="hot")
+            await get_channel_layer().group_send(live.hosts_group(), {"type": "host.updated", "host_id": web.pk})
+            await asyncio.sleep(0.3)  # the consumer handles that push meanwhile
+        await real_send(self, html)
+
+    monkeypatch.setattr(WallConsumer, "send_html", slow_first_send)
+    await get_channel_layer().group_send(live.hosts_group(), {"type": "sentiment.updated"})
+    assert "cpu_high" not in await communicator.receive_from(timeout=3)
+    assert "cpu_high" in await communicator.receive_from(timeout=3)  # both never reported: offline, web-1 with its alert
     await communicator.disconnect()
