@@ -211,5 +211,6 @@ async def test_a_change_while_a_board_is_being_sent_gets_a_board_of_its_own(monk
     monkeypatch.setattr(WallConsumer, "send_html", slow_first_send)
     await get_channel_layer().group_send(live.hosts_group(), {"type": "sentiment.updated"})
     assert "cpu_high" not in await communicator.receive_from(timeout=3)
-    assert "cpu_high" in await communicator.receive_from(timeout=3)  # both never reported: offline, web-1 with its alert
+    # Both hosts never reported (offline); web-1 now with its alert.
+    assert "cpu_high" in await communicator.receive_from(timeout=3)
     await communicator.disconnect()
