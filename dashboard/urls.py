@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import add_host, views
+from dashboard import add_host, views, wall_views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -8,4 +8,5 @@ urlpatterns = [
     path("add-host/<str:name>/status/", add_host.enrollment_status, name="enrollment-status"),
     path("hosts/<str:name>/", views.host_detail, name="host"),
     path("hosts/<str:name>/history/", views.host_history, name="host-history"),
+    path("wall/", wall_views.wall_screen, name="wall"),
 ]

@@ -1,7 +1,7 @@
 """The dashboard in a real browser: Debian's chromium through Playwright, against a real Daphne.
 
 Set STATUSDASH_SCREENSHOTS=docs/screenshots to save the overview and a host page,
-light and dark (that is how the pictures in the README are made).
+light and dark, and the wall screen (that is how the pictures in the README are made).
 
 Playwright's sync API runs an event loop in this thread, so Django's ORM refuses
 to run inside it: each test prepares the database first and then talks to the hub
@@ -196,9 +196,17 @@ def test_save_screenshots(live_hub: str) -> None:
     Host.objects.filter(name="ci-runner").update(last_seen=datetime.now(UTC) - timedelta(seconds=45))
     Host.objects.filter(name="backup-1").update(last_seen=datetime.now(UTC) - timedelta(minutes=20))
     Alert.objects.fire("cpu_high", host=Host.objects.get(name="ci-runner"), message="CPU at 96% for 5 minutes")
+    # The wall: backup-1 offline, ci-runner firing, cache-1 stale (taken first, before it turns offline).
+    Host.objects.filter(name="cache-1").update(last_seen=datetime.now(UTC) - timedelta(seconds=35))
+    wall_key = ApiKey.issue(ApiKeyScope.READ, label="wall screen")[1]
     out = Path(SCREENSHOTS)
     with chromium() as browser:
         out.mkdir(parents=True, exist_ok=True)
+        screen = browser.new_context(viewport={"width": 1920, "height": 1080})
+        page = screen.new_page()
+        page.goto(f"{live_hub}/wall/?token={wall_key}")
+        page.screenshot(path=str(out / "wall.png"))
+        screen.close()
         for scheme in ("light", "dark"):
             context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 860})
             page = context.new_page()
