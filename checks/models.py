@@ -165,12 +165,15 @@ class Check(models.Model):
         return self.name
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        before = None
         if self.pk is not None and kwargs.get("update_fields") is None:
             before = Check.objects.filter(pk=self.pk).values("name", "enabled").first()
             # A renamed or disabled check will never resolve its alert itself.
             if before is not None and (before["name"] != self.name or (before["enabled"] and not self.enabled)):
                 self.forget_alert(before["name"])
         super().save(*args, **kwargs)
+        if before is not None and (before["name"], before["enabled"]) != (self.name, self.enabled):
+            sentiment_changed.send(sender=type(self))  # it joins or leaves the overall answer
 
     # --- validation, shared by the admin, the CLI and the API ----------------------
 

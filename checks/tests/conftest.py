@@ -201,9 +201,10 @@ def dns_server(tmp_path: Path) -> Iterator[int]:
             try:
                 dns.query.udp(dns.message.make_query("check.test", "A"), "127.0.0.1", port=port, timeout=0.5)
                 break
-            except Exception:
+            except Exception as error:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dnsmasq did not start: {process.stderr.read() if process.stderr else ''}")
+                    why = process.stderr.read() if process.stderr else ""
+                    raise RuntimeError(f"dnsmasq did not start: {why!r}") from error
         yield port
     finally:
         process.terminate()
