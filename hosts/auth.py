@@ -150,3 +150,30 @@ class DashboardSession(SessionAuth):
 
 
 READ_AUTH = [DashboardSession(), ReaderBearer(), ReaderKeyHeader()]
+
+
+class AdminSession(SessionAuth):
+    """A logged-in dashboard admin (is_staff). A plain user is told no (403), not asked to log in."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        if user is not None and not user.is_staff:
+            raise HttpError(403, "only an admin may change this")
+        return user
+
+
+class AdminBearer(HttpBearer):
+    """`Authorization: Bearer <jwt>` of an admin. A read key is refused: it only reads."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        if token.startswith("sd_"):
+            if reader_from_key(token) is not None:
+                raise HttpError(403, "a read API key cannot change anything; use an admin's token")
+            return None
+        user = user_from_token(token)
+        if user is not None and not getattr(user, "is_staff", False):
+            raise HttpError(403, "only an admin may change this")
+        return user
+
+
+ADMIN_AUTH = [AdminSession(), AdminBearer()]

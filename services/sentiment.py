@@ -15,7 +15,7 @@ and Host rows, so a read never touches the events or samples.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -55,9 +55,22 @@ def overall_status(service_statuses: Iterable[str], host_counts: dict[str, int])
     return Sentiment.HEALTHY
 
 
+# More components counted as services, added by apps above this one in their AppConfig.ready()
+# (checks: every check that has run). Each returns entries shaped like ServiceHealth.cache_entry().
+SOURCES: list[Callable[[], list[dict[str, Any]]]] = []
+
+
+def add_source(source: Callable[[], list[dict[str, Any]]]) -> None:
+    if source not in SOURCES:
+        SOURCES.append(source)
+
+
 def overall(host_counts: dict[str, int] | None = None) -> dict[str, Any]:
     """The overall answer (docs/events.md, "The overall sentiment"): status, services, hosts per status."""
     services = service_entries()
+    for source in SOURCES:
+        services.extend(source())
+    services.sort(key=lambda entry: entry["name"])
     counts = cached_host_counts() if host_counts is None else host_counts
     return {
         "status": overall_status((s["status"] for s in services), counts),

@@ -18,6 +18,7 @@ from django.urls import URLPattern
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from checks.api import router as checks_router
 from dashboard.api import router as hosts_router
 from hosts.auth import LoginThrottle, issue_token
 from hosts.enroll_api import router as enroll_router
@@ -237,3 +238,4 @@ api.add_router("/hosts", hosts_router)
 api.add_router("/events", events_router)
 api.add_router("/enroll", enroll_router)
 api.add_router("/agent", renew_router)
+api.add_router("/checks", checks_router)

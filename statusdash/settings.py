@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "metrics",
     "alerts",
     "services",
+    "checks",
     "dashboard",
 ]
 
@@ -405,6 +406,19 @@ CELERY_TASK_QUEUES = {"celery": {}, "domain-events": {"exchange": "domain-events
 CELERY_BEAT_SCHEDULE["services-staleness"] = {"task": "services.sweep_stale", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["services-availability"] = {"task": "services.roll_up_availability", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["services-prune"] = {"task": "services.prune_history", "schedule": 3600.0}
+
+# --- Service checks (checks/) ---
+# Plugin checks may run only executables inside these directories (comma-separated, absolute).
+CHECK_PLUGIN_DIRS = [str(Path(d)) for d in env_list("CHECK_PLUGIN_DIRS", "/usr/lib/nagios/plugins")]
+for _plugin_dir in CHECK_PLUGIN_DIRS:
+    if not Path(_plugin_dir).is_absolute() or ".." in Path(_plugin_dir).parts:
+        raise ImproperlyConfigured(f"CHECK_PLUGIN_DIRS must list absolute directories, got {_plugin_dir!r}")
+# Checks the hub runs at once (threads in the worker running the scheduler).
+CHECK_CONCURRENCY = env_int("CHECK_CONCURRENCY", 20, minimum=1, maximum=200)
+# Seconds between the scheduler's looks for due checks: how late a check may start, at most.
+CHECK_SCHEDULER_SECONDS = env_int("CHECK_SCHEDULER_SECONDS", 5, minimum=1, maximum=60)
+CELERY_BEAT_SCHEDULE["checks-run-due"] = {"task": "checks.run_due", "schedule": float(CHECK_SCHEDULER_SECONDS)}
+CELERY_BEAT_SCHEDULE["checks-retention"] = {"task": "checks.apply_retention", "schedule": 3600.0}
 
 # The hub's own metrics (GET /metrics: statusdash/lib/observability.py, metrics/exposition.py). Daphne and Celery
 # processes each write their counters to files in this directory and a scrape sums them,

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_delete
+
+
+class ChecksConfig(AppConfig):
+    name = "checks"
+    verbose_name = "Service checks"
+
+    def ready(self) -> None:
+        # Imported here, not at the top: models load after the app registry.
+        from checks import sentiment
+        from checks.models import Check
+
+        # A deleted check will never resolve its own alert.
+        post_delete.connect(sentiment.check_deleted, sender=Check, dispatch_uid="check-deleted")
+        sentiment.register()

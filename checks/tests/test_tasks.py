@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from checks import tasks
+from checks.models import CheckResult, CheckState, Outcome
+
+
+@pytest.mark.django_db
+def test_retention_forgets_results_older_than_the_raw_window(make_check, settings):
+    settings.RAW_RETENTION_HOURS = 48
+    check = make_check("tcp", "db.example:5432")
+    check.record(Outcome(CheckState.OK, "old"), at=timezone.now() - timedelta(hours=49))
+    check.record(Outcome(CheckState.OK, "new"), at=timezone.now() - timedelta(hours=47))
+    assert tasks.apply_retention.apply().get() == 1
+    assert list(CheckResult.objects.values_list("message", flat=True)) == ["new"]
+
+
+@pytest.mark.django_db
+def test_run_due_task_runs_due_checks(make_check, tcp_listener):
+    make_check("tcp", f"127.0.0.1:{tcp_listener}")
+    assert tasks.run_due.apply().get() == 1
+    assert CheckResult.objects.get().state == CheckState.OK
