@@ -62,10 +62,12 @@ async def test_report_pushes_the_host_card(make_report: Any, monkeypatch: pytest
     assert await database_sync_to_async(post_report)(key, report) == 202
     html = await communicator.receive_from(timeout=3)
     assert f'id="host-{host.pk}"' in html
-    assert 'hx-swap-oob="true"' in html
+    # Swapped into every copy of the card (a grouped page shows a host once per tag).
+    assert f"hx-swap-oob=\"outerHTML:[data-card='{host.pk}']\"" in html
     assert "42.5%" in html
     row = await communicator.receive_from(timeout=3)  # the same host as a table row, for the table view
-    assert row.startswith(f'<tr id="host-row-{host.pk}" class="status-online" hx-swap-oob="true"') and "42.5%" in row
+    assert row.startswith(f'<tr id="host-row-{host.pk}" class="status-online"') and "42.5%" in row
+    assert f"hx-swap-oob=\"outerHTML:[data-row='{host.pk}']\"" in row
     await communicator.disconnect()
 
 
