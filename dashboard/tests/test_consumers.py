@@ -167,6 +167,24 @@ async def test_sentiment_update_redraws_header_and_services_panel(quiet_watch: N
     await communicator.disconnect()
 
 
+@pytest.mark.parametrize(("path", "grouped"), [("/ws/dashboard/?group=tag", True), ("/ws/dashboard/", False)])
+async def test_a_grouped_page_gets_each_groups_status_with_the_header(
+    quiet_watch: None, path: str, grouped: bool
+) -> None:
+    user, host, _ = await database_sync_to_async(setup_host)()
+    await database_sync_to_async(Host.objects.filter(pk=host.pk).update)(tags=["prod"])
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), path)
+    communicator.scope["user"] = user
+    assert (await communicator.connect())[0]
+    await database_sync_to_async(sentiment_changed_in_a_transaction)()
+    assert 'id="sentiment"' in await communicator.receive_from(timeout=3)
+    if grouped:
+        html = await communicator.receive_from(timeout=3)
+        assert html.startswith('<span id="group-status-t') and 'hx-swap-oob="true" data-worst="offline"' in html
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
 def sentiment_changed_in_a_transaction() -> None:
     from django.db import transaction
 
