@@ -87,17 +87,17 @@ def render_fragments(described: list[dict[str, Any]], kind: str, oob: bool = Fal
     digests = [digest(kind, d, hub_agent) for d in described]
     cached = cache.get_many(keys)
     html: dict[str, str] = {}
-    stale = []
+    stale = {}  # by key: a grouped page may show a host twice, rendered once
     for key, current, host in zip(keys, digests, described, strict=True):
         entry = cached.get(key)
         if entry is not None and entry[0] == current:
             html[key] = entry[1]
         else:
-            stale.append((key, current, host))
+            stale[key] = (key, current, host)
     if stale:
         template = TEMPLATES[kind][0]
         fresh = {}
-        for (key, current, _host), card in zip(stale, cards([h for _, _, h in stale]), strict=True):
+        for (key, current, _host), card in zip(stale.values(), cards([h for _, _, h in stale.values()]), strict=True):
             html[key] = render_to_string(template, {"host": {**card, "seen_ago": SEEN_AGO}, "oob": oob})
             fresh[key] = (current, html[key])
         cache.set_many(fresh, timeout=FRAGMENT_SECONDS)

@@ -15,9 +15,21 @@ from dashboard.cards import cards
 from dashboard.charts import chart_tables
 from dashboard.forms import GROUPINGS, VIEWS, OverviewFilter
 from dashboard.fragments import render_fragments
-from dashboard.overview import SORTS, all_tags, describe_hosts, filter_hosts, overall_sentiment, sort_hosts
+from dashboard.overview import (
+    METRIC_SORTS,
+    OUTLINE_FIELDS,
+    SORTS,
+    all_tags,
+    describe_hosts,
+    filter_hosts,
+    firing_counts,
+    outline_hosts,
+    overall_sentiment,
+    sort_hosts,
+    with_latest,
+)
 from dashboard.paging import Window
-from hosts.models import Host, latest_client_certificates
+from hosts.models import Host, HostStatus, latest_client_certificates
 from metrics.history import RANGES, history_with_detail
 
 
@@ -32,16 +44,18 @@ VIEW_SESSION_KEY = "overview_view"
 GROUP_SESSION_KEY = "overview_group"
 
 
-def sentiment_context(hosts: list[Host] | None = None) -> dict[str, Any]:
+def sentiment_context(counts: dict[str, int] | None = None) -> dict[str, Any]:
     """The overview header and services panel: also what a sentiment push renders.
 
-    `hosts`: every host, when the caller has them already (saves a query).
+    `counts`: the enabled hosts per status, when the caller has them already (saves a query).
     """
-    enabled = list(Host.objects.enabled()) if hosts is None else [h for h in hosts if h.enabled]
-    return {
-        "sentiment": overall_sentiment(enabled),
-        "firing_alerts": Alert.objects.firing().count(),
-    }
+    if counts is None:
+        return {"sentiment": overall_sentiment(list(Host.objects.enabled())), "firing_alerts": _firing_total()}
+    return {"sentiment": overall_sentiment(counts=counts), "firing_alerts": _firing_total()}
+
+
+def _firing_total() -> int:
+    return Alert.objects.firing().count()
 
 
 def remembered(request: HttpRequest, key: str, chosen: str, choices: list[tuple[str, str]], default: str) -> str:
@@ -127,12 +141,13 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     (the filter form, a reconnect) gets the hosts alone, with the header swapped out-of-band,
     so one URL serves the page and its fragment."""
     form = OverviewFilter(request.GET)
-    hosts = list(Host.objects.all())
+    alerts = firing_counts()
+    outlined = outline_hosts(list(Host.objects.values(*OUTLINE_FIELDS)), alerts)
     context: dict[str, Any] = {
-        **sentiment_context(hosts),
+        **sentiment_context(HostStatus.tally(host["status"] for host in outlined if host["enabled"])),
         "form": form,
-        "tags": all_tags(hosts),
-        "total": len(hosts),
+        "tags": all_tags(host["tags"] for host in outlined),
+        "total": len(outlined),
         "nav": "overview",
     }
     if not form.is_valid():
@@ -140,11 +155,12 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     data = form.cleaned_data
     sort = data["sort"] or "name"
     view = remembered(
-        request, VIEW_SESSION_KEY, data["view"], VIEWS, "table" if len(hosts) >= TABLE_FROM_HOSTS else "cards"
+        request, VIEW_SESSION_KEY, data["view"], VIEWS, "table" if len(outlined) >= TABLE_FROM_HOSTS else "cards"
     )
     grouping = remembered(request, GROUP_SESSION_KEY, data["group"], GROUPINGS, "none")
-    described = describe_hosts(hosts)
-    shown = sort_hosts(filter_hosts(described, status=data["status"], tag=data["tag"], search=data["q"]), sort)
+    if sort.lstrip("-") in METRIC_SORTS:
+        with_latest(outlined)
+    shown = sort_hosts(filter_hosts(outlined, status=data["status"], tag=data["tag"], search=data["q"]), sort)
     entries: list[tuple[str | None, dict[str, Any]]]
     if grouping == "tag":
         entries = [(tag, host) for tag, members in groups.group(shown) for host in members]
@@ -156,8 +172,10 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         form.add_error("page", str(error))
         return _refused(request, context)
     on_page = entries[page.start : page.end]
-    html = render_fragments([host for _, host in on_page], "row" if view == "table" else "card")
-    headers = groups.summaries(described) if grouping == "tag" else {}
+    page_hosts = list(Host.objects.filter(pk__in={outline["id"] for _, outline in on_page}))
+    described = {d["id"]: d for d in describe_hosts(page_hosts, alerts)}
+    html = render_fragments([described[outline["id"]] for _, outline in on_page], "row" if view == "table" else "card")
+    headers = groups.summaries(outlined) if grouping == "tag" else {}
     context.update(
         sections=sections(on_page, html, headers, entries[page.start - 1][0] if page.start else None),
         matched=len(shown),
