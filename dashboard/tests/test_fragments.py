@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
+from django.contrib.auth.models import User
 from django.test import Client
 from django.test.signals import template_rendered
 from django.utils import timezone
@@ -60,6 +62,19 @@ def test_unchanged_hosts_are_served_from_the_cache(
     assert renders.of(template) == 0
     assert again.count('data-host="h-') == 3 and "h-002" in again
     assert first.count("data-ago") == again.count("data-ago") == 3
+
+
+def test_every_user_gets_the_same_cached_card(viewer_client: Client, renders: Renders) -> None:
+    # Cards and rows show nothing that depends on who looks (no role-based buttons): shared by all.
+    make_hosts(2)
+    as_viewer = viewer_client.get("/?view=cards").content.decode()
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("admin", password="pw-admin-123"))
+    renders.reset()
+    as_admin = admin.get("/?view=cards").content.decode()
+    assert renders.of(CARD) == 0
+    first_card = re.compile(r"<article .*?</article>", re.S)
+    assert first_card.findall(as_admin) == first_card.findall(as_viewer) != []
 
 
 def test_a_host_that_reported_is_rendered_again_alone(viewer_client: Client, renders: Renders) -> None:
