@@ -81,6 +81,13 @@ def test_grouping_is_remembered_and_kept_by_the_links(viewer_client: Client, fle
     assert '<a href="?group=tag&amp;tag=prod" data-group="tag">' in html
 
 
+def test_the_htmx_fragment_swaps_group_headers_in_place(viewer_client: Client, fleet: dict[str, Host]) -> None:
+    # An out-of-band header inside the swapped grid would be pulled out of it by htmx.
+    html = viewer_client.get("/?group=tag", HTTP_HX_REQUEST="true").content.decode()
+    assert len(grouped(html)) == 4
+    assert re.findall(r'<span id="group-status-[^"]+" class="group-status"( hx-swap-oob)?', html) == [""] * 4
+
+
 def test_a_bad_grouping_is_refused_naming_the_field(viewer_client: Client) -> None:
     response = viewer_client.get("/?group=owner")
     assert response.status_code == 400
