@@ -9,10 +9,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.overview import describe_hosts
 from dashboard.templatetags.dashboard import ago, duration, rate
 from hosts import agent_dist
-from hosts.models import Host, version_older
+from hosts.models import version_older
 
 # A gauge turns amber this many points below its threshold, red at the threshold.
 WARN_MARGIN = 10
@@ -88,10 +87,3 @@ def cards(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
     now = timezone.now()
     hub_agent = agent_dist.agent_version()
     return [card(d, limits, url_pattern, now, hub_agent) for d in described]
-
-
-def host_card_context(host_id: int) -> dict[str, Any] | None:
-    host = Host.objects.filter(pk=host_id).first()
-    if host is None:
-        return None
-    return {"host": cards(describe_hosts([host]))[0]}

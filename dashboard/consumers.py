@@ -14,8 +14,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from dashboard import live
-from dashboard.cards import host_card_context
+from dashboard import groups, live
+from dashboard.fragments import render_fragments
+from dashboard.overview import describe_hosts
 from dashboard.views import host_page_context, sentiment_context
 from hosts.models import Host
 from metrics.history import live_point
@@ -73,7 +74,11 @@ class LiveConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
 class DashboardConsumer(LiveConsumer):
     """The overview: host cards, and the header with the sentiment and services."""
 
+    grouped = False
+
     async def groups_to_join(self) -> list[str]:
+        # A grouped page (`?group=tag` on the socket's URL) also shows each group's status.
+        self.grouped = b"group=tag" in self.scope.get("query_string", b"").split(b"&")
         return [live.hosts_group()]
 
     async def host_updated(self, event: dict[str, Any]) -> None:
@@ -83,7 +88,10 @@ class DashboardConsumer(LiveConsumer):
             await self.send_html(html)
 
     async def sentiment_updated(self, event: dict[str, Any]) -> None:
+        # Sent when hosts change status (live.watch_statuses): the groups' statuses change with them.
         await self.send_html(await database_sync_to_async(render_sentiment)())
+        if self.grouped:
+            await self.send_html(await database_sync_to_async(render_group_statuses)())
 
 
 class HostPageConsumer(LiveConsumer):
@@ -104,12 +112,18 @@ class HostPageConsumer(LiveConsumer):
 
 
 def render_card_and_row(host_id: int) -> list[str]:
-    context = host_card_context(host_id)
-    if context is None:
+    """The host's card and row as pushes; rendered once per change, whatever the number of sockets."""
+    host = Host.objects.filter(pk=host_id).first()
+    if host is None:
         return []
-    return [
-        render_to_string(name, {**context, "oob": True}) for name in ("hosts/_host_card.html", "hosts/_host_row.html")
-    ]
+    described = describe_hosts([host])
+    return [render_fragments(described, kind, oob=True)[0] for kind in ("card", "row")]
+
+
+def render_group_statuses() -> str:
+    """Every group's header status, swapped in by id on grouped pages."""
+    headers = groups.current_summaries().values()
+    return render_to_string("hosts/_group_statuses.html", {"headers": headers, "oob": True})
 
 
 def render_sentiment() -> str:

@@ -8,6 +8,7 @@ from dashboard.overview import SORTS
 from hosts.models import HostStatus
 
 VIEWS = [("cards", "cards"), ("table", "table")]
+GROUPINGS = [("none", "no groups"), ("tag", "by tag")]
 
 
 class OverviewFilter(forms.Form):
@@ -20,6 +21,9 @@ class OverviewFilter(forms.Form):
         + [(f"-{key}", f"{label}, reversed") for key, label in SORTS.items()],
     )
     view = forms.ChoiceField(required=False, choices=VIEWS)
+    group = forms.ChoiceField(required=False, choices=GROUPINGS)
+    # Up to the last page: the view checks that once it knows how many hosts match.
+    page = forms.IntegerField(required=False, min_value=1)
 
     def is_filtering(self) -> bool:
         data = self.cleaned_data

@@ -48,6 +48,19 @@ class HostStatus(models.TextChoices):
         return counts
 
 
+def status_at(last_seen: datetime | None, now: datetime) -> str:
+    """A host's status from its last report alone: for lists read as values, without models."""
+    if last_seen is None:
+        return HostStatus.OFFLINE
+    age = (now - last_seen).total_seconds()
+    interval = settings.REPORT_INTERVAL
+    if age <= interval * settings.STALE_AFTER_INTERVALS:
+        return HostStatus.ONLINE
+    if age <= interval * settings.OFFLINE_AFTER_INTERVALS:
+        return HostStatus.STALE
+    return HostStatus.OFFLINE
+
+
 class HostQuerySet(models.QuerySet["Host"]):
     def enabled(self) -> HostQuerySet:
         return self.filter(enabled=True)
@@ -132,15 +145,7 @@ class Host(models.Model):
 
     def status(self, now: datetime | None = None) -> str:
         """online while reports arrive on time, stale after a few missed, offline after more."""
-        if self.last_seen is None:
-            return HostStatus.OFFLINE
-        age = ((now or timezone.now()) - self.last_seen).total_seconds()
-        interval = settings.REPORT_INTERVAL
-        if age <= interval * settings.STALE_AFTER_INTERVALS:
-            return HostStatus.ONLINE
-        if age <= interval * settings.OFFLINE_AFTER_INTERVALS:
-            return HostStatus.STALE
-        return HostStatus.OFFLINE
+        return status_at(self.last_seen, now or timezone.now())
 
     @classmethod
     def record_report(cls, host_id: int, system: dict[str, Any], cpu_count: int) -> bool:

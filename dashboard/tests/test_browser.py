@@ -1,7 +1,8 @@
 """The dashboard in a real browser: Debian's chromium through Playwright, against a real Daphne.
 
 Set STATUSDASH_SCREENSHOTS=docs/screenshots to save the overview and a host page,
-light and dark, and the wall screen (that is how the pictures in the README are made).
+light and dark, the table, the grouped overview and the wall screen (that is how the pictures
+in the README are made).
 
 Playwright's sync API runs an event loop in this thread, so Django's ORM refuses
 to run inside it: each test prepares the database first and then talks to the hub
@@ -185,11 +186,24 @@ def test_filter_narrows_the_grid_and_survives_reload(live_hub: str) -> None:
 def test_save_screenshots(live_hub: str) -> None:
     keys = make_fleet()
     more = {}
-    for name, tags in (("cache-1", ["prod"]), ("ci-runner", ["ci"]), ("backup-1", ["ops"])):
+    # A dozen hosts across a few tags, some in two: what the table and the grouped overview show.
+    for name, tags in (
+        ("cache-1", ["prod"]),
+        ("ci-runner", ["ci"]),
+        ("backup-1", ["ops"]),
+        ("web-3", ["staging", "web"]),
+        ("db-2", ["staging", "db"]),
+        ("ci-runner-2", ["ci"]),
+        ("monitor", ["ops", "prod"]),
+        ("edge-1", ["edge", "prod"]),
+        ("lab-pi", []),
+    ):
         host = Host.objects.create(name=name, tags=tags)
         more[name] = ApiKey.issue(ApiKeyScope.AGENT, host=host)[1]
     report_history(live_hub, keys, minutes=60)
     report_history(live_hub, {"cache-1": more["cache-1"]}, minutes=5)
+    for name in ("web-3", "db-2", "ci-runner-2", "monitor", "edge-1", "lab-pi"):
+        post(live_hub, more[name], report(datetime.now(UTC), name))
     post(live_hub, more["ci-runner"], report(datetime.now(UTC) - timedelta(seconds=40), "ci-runner", cpu=96.0))
     post(live_hub, more["backup-1"], report(datetime.now(UTC) - timedelta(minutes=20), "backup-1", cpu=3.0))
     # Statuses and alerts as a real fleet has them (the ORM is fine before the browser starts).
@@ -216,6 +230,18 @@ def test_save_screenshots(live_hub: str) -> None:
             page.wait_for_selector("#chart-cpu canvas")
             page.screenshot(path=str(out / f"host-{scheme}.png"), full_page=True)
             context.close()
+        # The table, and the table grouped by tag (each picked by its link, as a user would).
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        page = context.new_page()
+        log_in(page, live_hub)
+        page.click(".views a[data-view=table]")
+        page.wait_for_url("**/?*view=table*")
+        page.screenshot(path=str(out / "overview-table.png"), full_page=True)
+        page.click(".views a[data-group=tag]")
+        page.wait_for_url("**/?*group=tag*")
+        page.click("details[data-group=staging] > summary")  # one group collapsed
+        page.screenshot(path=str(out / "overview-grouped.png"), full_page=True)
+        context.close()
         phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
         page = phone.new_page()
         log_in(page, live_hub)

@@ -62,10 +62,12 @@ async def test_report_pushes_the_host_card(make_report: Any, monkeypatch: pytest
     assert await database_sync_to_async(post_report)(key, report) == 202
     html = await communicator.receive_from(timeout=3)
     assert f'id="host-{host.pk}"' in html
-    assert 'hx-swap-oob="true"' in html
+    # Swapped into every copy of the card (a grouped page shows a host once per tag).
+    assert f"hx-swap-oob=\"outerHTML:[data-card='{host.pk}']\"" in html
     assert "42.5%" in html
     row = await communicator.receive_from(timeout=3)  # the same host as a table row, for the table view
-    assert row.startswith(f'<tr id="host-row-{host.pk}" class="status-online" hx-swap-oob="true"') and "42.5%" in row
+    assert row.startswith(f'<tr id="host-row-{host.pk}" class="status-online"') and "42.5%" in row
+    assert f"hx-swap-oob=\"outerHTML:[data-row='{host.pk}']\"" in row
     await communicator.disconnect()
 
 
@@ -162,6 +164,24 @@ async def test_sentiment_update_redraws_header_and_services_panel(quiet_watch: N
     assert 'id="sentiment" class="summary" hx-swap-oob="true"' in html
     assert 'id="services-panel" class="panel" hx-swap-oob="true"' in html
     assert "No service has reported its health yet" in html
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(("path", "grouped"), [("/ws/dashboard/?group=tag", True), ("/ws/dashboard/", False)])
+async def test_a_grouped_page_gets_each_groups_status_with_the_header(
+    quiet_watch: None, path: str, grouped: bool
+) -> None:
+    user, host, _ = await database_sync_to_async(setup_host)()
+    await database_sync_to_async(Host.objects.filter(pk=host.pk).update)(tags=["prod"])
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), path)
+    communicator.scope["user"] = user
+    assert (await communicator.connect())[0]
+    await database_sync_to_async(sentiment_changed_in_a_transaction)()
+    assert 'id="sentiment"' in await communicator.receive_from(timeout=3)
+    if grouped:
+        html = await communicator.receive_from(timeout=3)
+        assert html.startswith('<span id="group-status-t') and 'hx-swap-oob="true" data-worst="offline"' in html
+    assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
 
 

@@ -68,13 +68,17 @@
   });
 
   // A host pushed that is on the page neither as a card nor as a table row is a new host
-  // (or one filtered out): redraw the unfiltered grid, at most every few seconds.
+  // (or one filtered out): redraw the unfiltered grid, at most every few seconds. With more
+  // than one page it is most likely a host on another page: ignored, so a push costs only
+  // the hosts on screen (a new host shows on its page when that page is opened).
   var pending = null;
   document.addEventListener("htmx:oobErrorNoTarget", function (event) {
     var root = liveRoot();
     var id = event.detail && event.detail.content && event.detail.content.id || "";
     var match = /^host-(?:row-)?(\d+)$/.exec(id);
     if (!root || root.dataset.refresh !== "#host-grid" || !match) return;
+    var grid = document.getElementById("host-grid");
+    if (grid && grid.hasAttribute("data-paged")) return;
     if (document.getElementById("host-" + match[1]) || document.getElementById("host-row-" + match[1])) return;
     var query = new URLSearchParams(window.location.search);
     if (query.get("q") || query.get("status") || query.get("tag") || pending) return;
