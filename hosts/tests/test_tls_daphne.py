@@ -158,7 +158,7 @@ def test_a_logged_in_browser_gets_live_cards_over_the_tls_websocket(
         assert report(tls_hub, ca_file, certs.client("agent-1")).status_code == 202
         card = socket.recv(timeout=10)
     assert f'id="host-{agent_host.pk}"' in card
-    assert 'hx-swap-oob="true"' in card
+    assert f"hx-swap-oob=\"outerHTML:[data-card='{agent_host.pk}']\"" in card  # swapped in wherever the page shows it
 
 
 def test_the_agent_enrolls_and_reports_over_mutual_tls(
