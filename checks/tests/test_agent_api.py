@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -11,7 +12,7 @@ from django.test import Client
 from checks.models import Check
 from hosts import pki
 from hosts.models import ApiKey, ApiKeyScope, Host
-from hosts.tests.conftest import CertMaker, certs  # noqa: F401  (the `certs` fixture)
+from hosts.tests.conftest import CertMaker
 
 URL = "/api/agent/checks"
 pytestmark = pytest.mark.django_db
@@ -134,11 +135,9 @@ def test_a_read_key_is_refused(client: Client, host: Host, read_key: str) -> Non
 
 
 def test_a_client_certificate_from_a_trusted_proxy_identifies_the_agent(
-    client: Client,
-    certs: CertMaker,
-    cert_host: Host,
-    settings: Any,  # noqa: F811
+    client: Client, ca: pki.CertificateAuthority, cert_host: Host, settings: Any, tmp_path: Path
 ) -> None:
+    certs = CertMaker(ca, tmp_path)
     settings.MTLS_ENABLED = True
     settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
     add("cert-check", host=cert_host)
