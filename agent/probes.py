@@ -230,7 +230,7 @@ def tls(check: dict[str, Any]) -> Result:
         return Result(CRITICAL, f"{host}:{port}: {error}")
     if not cert or "notAfter" not in cert:
         return Result(CRITICAL, "the server presented no certificate", latency)
-    expires = ssl.cert_time_to_seconds(cert["notAfter"])
+    expires = ssl.cert_time_to_seconds(str(cert["notAfter"]))
     days = (expires - time.time()) / 86400
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(expires))
     if days <= 0:
@@ -250,7 +250,7 @@ def decode_der(der: bytes | None) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".pem") as pem:
         pem.write(ssl.DER_cert_to_PEM_cert(der))
         pem.flush()
-        return ssl._ssl._test_decode_cert(pem.name)  # type: ignore[attr-defined,no-any-return]
+        return ssl._ssl._test_decode_cert(pem.name)  # type: ignore[attr-defined]
 
 
 # --- dns -------------------------------------------------------------------------
@@ -397,7 +397,7 @@ def run_capped(argv: list[str], timeout: float) -> tuple[bytes, int | None]:
     return bytes(kept), code
 
 
-def kill_group(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
+def kill_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
