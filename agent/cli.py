@@ -142,13 +142,20 @@ def run_daemon(cfg: config.Config) -> int:
     app = installed_app_dir()
     updater = Updater(cfg, app, transport.fetch) if app else None
     renewer = Renewer(cfg, transport.post_json, transport.reconnect) if cfg.mtls_enabled else None
-    agent = Agent(cfg, transport, spool, updater=updater, renewer=renewer)
+    checks = None
+    if cfg.run_checks:
+        from agent.service_checks import ServiceChecks
+
+        checks = ServiceChecks(transport.get, cfg.check_plugin_dirs)
+    agent = Agent(cfg, transport, spool, updater=updater, renewer=renewer, checks=checks)
     # The handlers only set a flag: the loop finishes the report in hand into the spool.
     signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
     signal.signal(signal.SIGINT, lambda *_: agent.stop.set())
     try:
         agent.run()
     finally:
+        if checks is not None:
+            checks.close()
         agent.transport.close()
         spool.close()
     if agent.restart:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 DEFAULT_ENV_FILE = "/etc/statusdash/agent.env"
 DEFAULT_SPOOL_DIR = "/var/lib/statusdash-agent"
+DEFAULT_PLUGIN_DIRS = "/usr/lib/nagios/plugins"
 
 KNOWN_VARIABLES = (
     "SERVER_URL",
@@ -28,6 +29,8 @@ KNOWN_VARIABLES = (
     "SPOOL_MAX_MB",
     "SPOOL_MAX_AGE_HOURS",
     "LOG_LEVEL",
+    "RUN_CHECKS",
+    "CHECK_PLUGIN_DIRS",
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -53,6 +56,10 @@ class Config(NamedTuple):
     spool_max_mb: float = 50.0
     spool_max_age_hours: float = 168.0
     log_level: str = "INFO"
+    # Service checks the hub assigns (agent/service_checks.py); false: this agent runs none.
+    run_checks: bool = True
+    # The only directories plugin checks may run from (the hub's list is the hub's, not ours).
+    check_plugin_dirs: tuple[str, ...] = (DEFAULT_PLUGIN_DIRS,)
 
     @property
     def report_url(self) -> str:
@@ -78,6 +85,8 @@ def as_environ(config: Config) -> dict[str, str]:
         "SPOOL_MAX_MB": repr(config.spool_max_mb),
         "SPOOL_MAX_AGE_HOURS": repr(config.spool_max_age_hours),
         "LOG_LEVEL": config.log_level,
+        "RUN_CHECKS": "true" if config.run_checks else "false",
+        "CHECK_PLUGIN_DIRS": ",".join(config.check_plugin_dirs),
     }
 
 
@@ -142,6 +151,8 @@ def _validate(raw: Mapping[str, str], require_server: bool) -> Config:
         spool_max_mb=_number(raw, "SPOOL_MAX_MB", defaults.spool_max_mb, 0.01, 100_000),
         spool_max_age_hours=_number(raw, "SPOOL_MAX_AGE_HOURS", defaults.spool_max_age_hours, 0.001, 24 * 365),
         log_level=raw.get("LOG_LEVEL", defaults.log_level).strip().upper(),
+        run_checks=_boolean(raw, "RUN_CHECKS", defaults.run_checks),
+        check_plugin_dirs=_directories(raw, "CHECK_PLUGIN_DIRS", DEFAULT_PLUGIN_DIRS),
     )
     if config.log_level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL: must be one of {', '.join(LOG_LEVELS)}, got {raw['LOG_LEVEL']!r}")
@@ -185,6 +196,20 @@ def _boolean(raw: Mapping[str, str], name: str, default: bool) -> bool:
     if value in FALSE_WORDS:
         return False
     raise ConfigError(f"{name}: must be true or false, got {raw[name]!r}")
+
+
+def _directories(raw: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    """Absolute directories, comma-separated; an empty value (set, but blank) means none."""
+    value = raw.get(name, default)
+    found = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if not os.path.isabs(item) or ".." in item.split("/"):
+            raise ConfigError(f"{name}: must list absolute directories without '..', got {item!r}")
+        found.append(os.path.normpath(item))
+    return tuple(found)
 
 
 def _number(raw: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:

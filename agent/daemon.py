@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.collector import Collector
 from agent.config import Config
@@ -19,6 +19,9 @@ from agent.renew import Renewer
 from agent.spool import Spool
 from agent.transport import MAX_BODY_BYTES, Backoff, Outcome, Transport, encode
 from agent.update import Offer, Updater
+
+if TYPE_CHECKING:  # loaded by cli.py only when the agent runs checks
+    from agent.service_checks import ServiceChecks
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class Agent:
         clock: Callable[[], float] = time.monotonic,
         updater: Updater | None = None,
         renewer: Renewer | None = None,
+        checks: ServiceChecks | None = None,
     ) -> None:
         self.config = config
         self.transport = transport
@@ -54,6 +58,7 @@ class Agent:
         self.stop = threading.Event()
         self.updater = updater
         self.renewer = renewer
+        self.checks = checks
         self.restart = False  # set when an update is installed: the caller re-executes
         self.ignored_offers: set[str] = set()
 
@@ -65,6 +70,7 @@ class Agent:
         log.info("agent started: reporting to %s every %gs", self.config.report_url, interval)
         if len(self.spool):
             log.info("spool holds %d report(s) from before the restart", len(self.spool))
+        self.refresh_checks()
         while not self.stop.is_set():
             wake = next_collect
             if len(self.spool):
@@ -75,11 +81,25 @@ class Agent:
             if now >= next_collect:
                 # A late wake-up (suspend, slow hub) skips the missed slots, never bursts.
                 next_collect = max(next_collect + interval, now + interval / 2)
-                self.handle(self.collector.collect(), deadline=next_collect)
+                self.handle(self.with_check_results(self.collector.collect()), deadline=next_collect)
+                self.refresh_checks()
             elif len(self.spool):
                 self.flush(deadline=next_collect)
         if not self.restart:
             log.info("agent stopping; %d report(s) left in the spool", len(self.spool))
+
+    def with_check_results(self, report: dict[str, Any]) -> dict[str, Any]:
+        """The report with the service checks' results since the last one (they spool with it)."""
+        if self.checks is not None:
+            results = self.checks.drain()
+            if results:
+                report["checks"] = results
+        return report
+
+    def refresh_checks(self) -> None:
+        # Not while backing off: a hub that is away would cost a timeout per refresh.
+        if self.checks is not None and not self.stop.is_set() and self.clock() >= self.next_send:
+            self.checks.maybe_refresh()
 
     def handle(self, report: dict[str, Any], deadline: float) -> None:
         """Send a fresh report, or spool it behind the backlog and flush what time allows."""

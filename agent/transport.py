@@ -117,6 +117,10 @@ class Transport:
             self.base_url + path, data=json.dumps(payload), timeout=self.timeout, verify=self.verify
         )
 
+    def get(self, path: str, headers: dict[str, str]) -> requests.Response:
+        """GET a path on the hub over this session (the same client certificate or key)."""
+        return self.session.get(self.base_url + path, headers=headers, timeout=self.timeout, verify=self.verify)
+
     def fetch(self, path: str, max_bytes: int) -> bytes:
         """GET a path on the hub over this session (the same client certificate); OSError on failure."""
         with self.session.get(self.base_url + path, timeout=self.timeout, verify=self.verify, stream=True) as response:

@@ -8,9 +8,12 @@ class ChecksConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: models load after the app registry.
-        from checks import sentiment
+        from checks import receivers, sentiment
         from checks.models import Check
+        from metrics.signals import check_results_reported
 
         # A deleted check will never resolve its own alert.
         post_delete.connect(sentiment.check_deleted, sender=Check, dispatch_uid="check-deleted")
         sentiment.register()
+        # Agents' check results ride in their reports; metrics (below us) announces them.
+        check_results_reported.connect(receivers.agent_results, dispatch_uid="checks-agent-results")

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
@@ -25,6 +25,7 @@ from alerts.models import SERVICE_NAME_MAX_LENGTH, SERVICE_NAME_PATTERN, Alert, 
 from checks import targets
 from checks.options import OPTIONS_BY_KIND, Options
 from hosts.models import Host, validate_tags
+from metrics.signals import CheckResultCounts
 from services.signals import sentiment_changed
 
 MIN_INTERVAL = 20
@@ -101,6 +102,13 @@ class CheckQuerySet(models.QuerySet["Check"]):
 
     def due(self, now: datetime) -> CheckQuerySet:
         return self.on_hub().filter(next_run_at__lte=now)
+
+    def for_agent(self, host: Host) -> list[Check]:
+        """The enabled checks `host`'s agent runs: its own, and those of any tag it has, by id."""
+        tags = set(host.tags or [])
+        candidates = self.filter(enabled=True).filter(models.Q(host=host) | ~models.Q(host_tag="")).order_by("pk")
+        # Tags are a JSON list; matched here so SQLite and PostgreSQL answer alike.
+        return [check for check in candidates if check.host_id == host.pk or check.host_tag in tags]
 
     def by_ref(self, ref: str) -> Check:
         """The check with this id or name (names are never digits alone); DoesNotExist otherwise."""
@@ -301,6 +309,56 @@ class Check(models.Model):
         self.refresh_from_db()
         return result
 
+    @classmethod
+    def record_agent_results(cls, host: Host, results: list[dict[str, Any]]) -> CheckResultCounts:
+        """Store the check results from `host`'s report (validated CheckResultIn dicts), in the
+        caller's transaction; what was stored, already there, and ignored.
+
+        A result for a check that is not (or no longer) this host's is ignored, not refused:
+        an agent runs the list it fetched up to a minute ago, so a check reassigned, disabled
+        or deleted since is an ordinary race, and a 422 would make the agent drop the whole
+        report (its metrics too) as malformed.
+        """
+        assigned = {check.pk: check for check in cls.objects.for_agent(host)}
+        accepted = duplicates = ignored = 0
+        # In the order they ran, so the retries count failures in a row as they happened.
+        for result in sorted(results, key=lambda r: r["ran_at"]):
+            check = assigned.get(result["check_id"])
+            if check is None:
+                ignored += 1
+                continue
+            outcome = Outcome(result["state"], result.get("message") or "", result.get("latency_ms"))
+            if check.record_reported(outcome, result["ran_at"], host):
+                accepted += 1
+            else:
+                duplicates += 1
+        return CheckResultCounts(accepted, duplicates, ignored)
+
+    def record_reported(self, outcome: Outcome, at: datetime, host: Host) -> bool:
+        """Store a result an agent ran and reported; False when it was stored before (a resent report).
+
+        Runs in the caller's transaction (the report's, metrics/ingest.py), so the result,
+        the state it moves and the alert it raises commit with the report's samples or not at all.
+        """
+        # Locked for the same reason as record(): the hub (a manual run) or another agent
+        # reporting the same tag's check may record at once.
+        check = Check.objects.select_for_update().get(pk=self.pk)
+        result = CheckResult(
+            service_check=check,
+            host=host,
+            at=at,
+            state=outcome.state,
+            latency_ms=outcome.latency_ms,
+            message=outcome.message[:MESSAGE_MAX_LENGTH],
+        )
+        if not CheckResult.insert_new(result):
+            return False
+        # A late result (an agent's spooled backlog arriving after another agent of the
+        # same tag reported newer ones) is history, not news: it must not move the state back.
+        if check.last_result_at is None or at >= check.last_result_at:
+            check._apply(result)
+        return True
+
     def _apply(self, result: CheckResult) -> None:
         self.last_result_at, self.last_latency_ms, self.last_message = result.at, result.latency_ms, result.message
         if self.is_failure(result.state):
@@ -387,6 +445,8 @@ class CheckResultQuerySet(models.QuerySet["CheckResult"]):
 class CheckResult(models.Model):
     # Not `check`: that name is Django's Model.check().
     service_check = models.ForeignKey(Check, on_delete=models.CASCADE, related_name="results")
+    # The agent that ran it; null for the hub's own runs.
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=10, choices=CheckState.choices)
     latency_ms = models.FloatField(null=True, blank=True)
@@ -401,9 +461,38 @@ class CheckResult(models.Model):
             models.Index(fields=["service_check", "at"], name="check_result_at"),
             models.Index(fields=["at"], name="check_result_retention"),
         ]
+        constraints = [
+            # A resent report (an agent's spool after a lost answer) carries the same results
+            # again: one row per check, agent and run time, as MetricSample keeps one per host
+            # and time. The hub's own runs (host null) never conflict: NULLs are distinct.
+            models.UniqueConstraint(fields=["service_check", "host", "at"], name="check_result_once"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.service_check_id} {self.state} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def insert_new(cls, result: CheckResult) -> bool:
+        """INSERT … ON CONFLICT DO NOTHING: True if `result` was stored, False if its
+        (check, host, at) was already there. No IntegrityError, so the caller's transaction
+        (a report's) goes on; a savepoint per result would cost a round trip each."""
+        fields = [f for f in cls._meta.concrete_fields if not f.primary_key]
+        quote = connection.ops.quote_name
+        values = [f.get_db_prep_save(f.pre_save(result, True), connection) for f in fields]
+        # Only identifiers from our own model and %s placeholders go into the text.
+        sql = (
+            f"INSERT INTO {quote(cls._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({quote('service_check_id')}, {quote('host_id')}, {quote('at')}) DO NOTHING "
+            f"RETURNING {quote('id')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        result.pk = row[0]
+        return True
 
 
 class CheckFlip(models.Model):

@@ -131,7 +131,7 @@ def report(request: HttpRequest) -> Status:
             ]
         )
     try:
-        stored, duplicates = ingest.store_reports(identity.host, [r.model_dump() for r in reports])
+        stored, duplicates, checks = ingest.ingest_reports(identity.host, [r.model_dump() for r in reports])
     except HostGone as gone:
         raise HttpError(410, str(gone)) from None
     observability.record_ingest(len(stored), duplicates, time.perf_counter() - started)
@@ -147,6 +147,12 @@ def report(request: HttpRequest) -> Status:
         },
     )
     answer: dict[str, Any] = {"accepted": len(stored), "duplicates": duplicates}
+    if checks is not None:
+        answer.update(
+            checks_accepted=checks.accepted, checks_duplicates=checks.duplicates, checks_ignored=checks.ignored
+        )
+        if checks.ignored:
+            log.info("check results ignored", extra={"host": identity.host.name, "ignored": checks.ignored})
     newest = max(reports, key=lambda r: r.collected_at)
     offer = agent_dist.update_offer(identity.host, newest.system.agent_version)
     if offer is not None:

@@ -19,7 +19,7 @@ is set (statusdash/lib/writelock.py says what that risks; docs/deploy.md, "Durab
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -28,12 +28,26 @@ from hosts.models import Host
 from hosts.signals import host_changed
 from metrics import latest
 from metrics.models import MetricSample
-from metrics.signals import samples_stored
+from metrics.signals import CheckResultCounts, check_results_reported, samples_stored
 from statusdash.lib.writelock import write_transaction
 
 
+class Ingested(NamedTuple):
+    stored: list[MetricSample]
+    duplicates: int
+    # None when no report carried check results (or no app listens for them).
+    checks: CheckResultCounts | None = None
+
+
 def store_reports(host: Host, reports: list[dict[str, Any]]) -> tuple[list[MetricSample], int]:
-    """Store validated reports for a host in one transaction; returns (samples stored, duplicates).
+    """Store validated reports for a host in one transaction; returns (samples stored, duplicates)."""
+    ingested = ingest_reports(host, reports)
+    return ingested.stored, ingested.duplicates
+
+
+def ingest_reports(host: Host, reports: list[dict[str, Any]]) -> Ingested:
+    """Store validated reports for a host in one transaction: the samples, and the check
+    results they carry (stored by the checks app, which hears check_results_reported).
 
     Once it commits, the newest stored report goes to the latest-metrics cache and then
     dashboards are told, once: the host's own announcement and any an alert it fired
@@ -48,4 +62,19 @@ def store_reports(host: Host, reports: list[dict[str, Any]]) -> tuple[list[Metri
             transaction.on_commit(lambda: latest.remember(newest))
             samples_stored.send(sender=MetricSample, host=host, samples=stored)
             host_changed.send(sender=MetricSample, host_id=host.pk)
-    return stored, duplicates
+        checks = report_check_results(host, reports)
+    return Ingested(stored, duplicates, checks)
+
+
+def report_check_results(host: Host, reports: list[dict[str, Any]]) -> CheckResultCounts | None:
+    # Every report's results, the resent ones too: the receiver stores each (check, host,
+    # ran_at) once, so a report whose samples were stored before costs nothing twice, and
+    # one whose samples were stored by a hub that did not know checks yet still gets them in.
+    results = [result for report in reports for result in report.get("checks") or ()]
+    if not results:
+        return None
+    answers = check_results_reported.send(sender=MetricSample, host=host, results=results)
+    counts = [answer for _, answer in answers if isinstance(answer, CheckResultCounts)]
+    if not counts:
+        return None
+    return CheckResultCounts(*(sum(column) for column in zip(*counts, strict=True)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.utils import timezone
@@ -98,6 +98,40 @@ class SystemIn(BaseModel):
     boot_time: DateTime | None = None
 
 
+# checks.models.MESSAGE_MAX_LENGTH (metrics sits below checks and cannot import it).
+CHECK_MESSAGE_MAX_LENGTH = 500
+# An agent sends what ran since its last report: 20 checks at 20 s in a 10 s report is 10.
+MAX_CHECK_RESULTS = 1000
+
+
+def recent_and_aware(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"{field} must include a time zone offset, e.g. +00:00 or Z")
+    now = timezone.now()
+    if value > now + timedelta(seconds=settings.FUTURE_TOLERANCE_SECONDS):
+        raise ValueError(f"{field} is more than 5 minutes in the future; check the host's clock")
+    if value < now - timedelta(days=settings.RETENTION_DAYS):
+        raise ValueError(f"{field} is older than the retention of {settings.RETENTION_DAYS} days")
+    return value.astimezone(UTC)
+
+
+class CheckResultIn(BaseModel):
+    """One run of a check the hub assigned to this agent (GET /api/agent/checks)."""
+
+    check_id: Integer = Field(ge=1, le=2**63 - 1)
+    ran_at: DateTime
+    state: Literal["ok", "warning", "critical", "unknown"]
+    latency_ms: Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False, strict=True)] | None = None
+    # Refused past the limit rather than cut: the schema is strict everywhere else, and
+    # the agent cuts its messages before sending (agent/service_checks.py).
+    message: Annotated[str, Field(max_length=CHECK_MESSAGE_MAX_LENGTH)] = ""
+
+    @field_validator("ran_at")
+    @classmethod
+    def ran_at_is_recent(cls, value: datetime) -> datetime:
+        return recent_and_aware(value, "ran_at")
+
+
 class ReportIn(BaseModel):
     host: str | None = Field(default=None, max_length=63)
     collected_at: DateTime
@@ -111,6 +145,8 @@ class ReportIn(BaseModel):
     process_count: Integer = Field(ge=0, le=10_000_000)
     temperatures: list[TemperatureIn] = Field(default_factory=list, max_length=256)
     system: SystemIn
+    # Results of the service checks this agent runs; absent from agents older than them.
+    checks: list[CheckResultIn] = Field(default_factory=list, max_length=MAX_CHECK_RESULTS)
 
     @field_validator("host")
     @classmethod
@@ -122,14 +158,7 @@ class ReportIn(BaseModel):
     @field_validator("collected_at")
     @classmethod
     def collected_at_is_recent(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("collected_at must include a time zone offset, e.g. +00:00 or Z")
-        now = timezone.now()
-        if value > now + timedelta(seconds=settings.FUTURE_TOLERANCE_SECONDS):
-            raise ValueError("collected_at is more than 5 minutes in the future; check the host's clock")
-        if value < now - timedelta(days=settings.RETENTION_DAYS):
-            raise ValueError(f"collected_at is older than the retention of {settings.RETENTION_DAYS} days")
-        return value.astimezone(UTC)
+        return recent_and_aware(value, "collected_at")
 
 
 # The most reports one request may carry: an agent's spool sends backlogs in batches.
@@ -166,6 +195,11 @@ class ReportAccepted(Schema):
     # For agents holding a client certificate: renew it (POST /api/agent/renew) when it has
     # fewer days left than this (CERT_EXPIRY_WARNING_DAYS). Older agents ignore it.
     renew_within_days: int | None = None
+    # Check results, when the reports carried any: stored, already stored (a resent
+    # report), and ignored (for a check not assigned to this host, or deleted since).
+    checks_accepted: int | None = None
+    checks_duplicates: int | None = None
+    checks_ignored: int | None = None
 
 
 class ReportValid(Schema):

@@ -18,6 +18,7 @@ from django.urls import URLPattern
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from checks.agent_api import router as agent_checks_router
 from checks.api import router as checks_router
 from dashboard.api import router as hosts_router
 from hosts.auth import LoginThrottle, issue_token
@@ -238,4 +239,5 @@ api.add_router("/hosts", hosts_router)
 api.add_router("/events", events_router)
 api.add_router("/enroll", enroll_router)
 api.add_router("/agent", renew_router)
+api.add_router("/agent", agent_checks_router)
 api.add_router("/checks", checks_router)

@@ -59,8 +59,22 @@ class SinkHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        sink = self.server.sink
         if self.path == "/health":
             self.answer(200, {"status": "ok"})
+        elif self.path == "/api/agent/checks" and sink.checks is not None:
+            # As the hub: the list and an ETag of it; an unchanged list is a 304 with no body.
+            sink.requests.append({"path": self.path, "headers": dict(self.headers), "body": b"", "peer": None})
+            if sink.api_key and self.headers.get("Authorization") != f"Bearer {sink.api_key}":
+                return self.answer(401, {"detail": "Missing or unknown API key"})
+            etag = f'"{hash(json.dumps(sink.checks, sort_keys=True))}"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            self.answer(200, {"checks": sink.checks}, {"ETag": etag})
         else:
             self.answer(404, {"detail": "Not Found"})
 
@@ -114,6 +128,7 @@ class Sink:
         self.delivered: list[str] = []  # collected_at of every report in a 2xx request
         self.requests: list[dict] = []
         self.forced: deque = deque()
+        self.checks: list | None = None  # GET /api/agent/checks answers 404 (an older hub) while None
         self.connections: set = set()
         self.lock = threading.Lock()
         self.port = free_port()
