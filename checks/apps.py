@@ -8,9 +8,12 @@ class ChecksConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: models load after the app registry.
-        from checks import sentiment
+        from checks import rollups, sentiment
         from checks.models import Check
+        from metrics import rollups as metric_rollups
 
         # A deleted check will never resolve its own alert.
         post_delete.connect(sentiment.check_deleted, sender=Check, dispatch_uid="check-deleted")
         sentiment.register()
+        # Results roll up in metrics' beat job, beside the samples (checks/rollups.py).
+        metric_rollups.add_source(rollups.RESULTS)

@@ -25,6 +25,7 @@ from alerts.models import SERVICE_NAME_MAX_LENGTH, SERVICE_NAME_PATTERN, Alert, 
 from checks import targets
 from checks.options import OPTIONS_BY_KIND, Options
 from hosts.models import Host, validate_tags
+from metrics.rollups import cursor_position
 from services.signals import sentiment_changed
 
 MIN_INTERVAL = 20
@@ -372,12 +373,18 @@ SENTIMENT_STATUS = {
 }
 
 
+# Rollups read results by id from this cursor (metrics.rollups.RollupCursor).
+RESULTS_CURSOR = "check_results"
+
+
 class CheckResultQuerySet(models.QuerySet["CheckResult"]):
     def prune(self, now: datetime | None = None, batch: int = 5000) -> int:
-        """Forget raw results older than RAW_RETENTION_HOURS, in batches (each its own transaction)."""
+        """Forget raw results older than RAW_RETENTION_HOURS once rolled up, in batches
+        (each its own transaction)."""
         cutoff = (now or timezone.now()) - timedelta(hours=settings.RAW_RETENTION_HOURS)
+        rolled_up = cursor_position(RESULTS_CURSOR)
         deleted = 0
-        while ids := list(self.filter(at__lt=cutoff).values_list("id", flat=True)[:batch]):
+        while ids := list(self.filter(at__lt=cutoff, id__lte=rolled_up).values_list("id", flat=True)[:batch]):
             with transaction.atomic():
                 count, _ = CheckResult.objects.filter(id__in=ids).delete()
             deleted += count
@@ -391,6 +398,9 @@ class CheckResult(models.Model):
     state = models.CharField(max_length=10, choices=CheckState.choices)
     latency_ms = models.FloatField(null=True, blank=True)
     message = models.CharField(max_length=MESSAGE_MAX_LENGTH, blank=True)
+    # When the hub stored it (an agent's result may arrive late): rollups read only rows
+    # stored a while ago, so a slow commit cannot slip behind their cursor.
+    received_at = models.DateTimeField(default=timezone.now)
 
     objects = CheckResultQuerySet.as_manager()
 
@@ -404,6 +414,40 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_check_id} {self.state} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class CheckRollup(models.Model):
+    """One check's runs over one step (a tier of ROLLUP_TIERS), built by checks/rollups.py.
+
+    Uptime is `up_runs / runs`, a warning counted as up (the service answered; a
+    certificate expiring in 20 days is no outage) and unknown as down (nobody could tell).
+    Latency is over the runs that measured one (`latency_runs`).
+    """
+
+    service_check = models.ForeignKey(Check, on_delete=models.CASCADE, related_name="rollups")
+    step = models.PositiveIntegerField(help_text="Seconds per bucket.")
+    bucket_start = models.DateTimeField()
+    runs = models.PositiveIntegerField()
+    up_runs = models.PositiveIntegerField()
+    latency_runs = models.PositiveIntegerField(default=0)
+    latency_avg = models.FloatField(null=True)
+    latency_p95 = models.FloatField(null=True)
+    latency_max = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            # Upserts key on it, and it serves the charts: check, step, then a time range.
+            models.UniqueConstraint(
+                fields=["service_check", "step", "bucket_start"], name="one_check_rollup_per_bucket"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_check_id} {self.step}s @ {self.bucket_start.isoformat()}"
+
+    @property
+    def uptime(self) -> float | None:
+        return self.up_runs / self.runs if self.runs else None
 
 
 class CheckFlip(models.Model):
