@@ -24,6 +24,7 @@ from pydantic import ValidationError as PydanticValidationError
 from alerts.models import SERVICE_NAME_MAX_LENGTH, SERVICE_NAME_PATTERN, Alert, Severity
 from checks import targets
 from checks.options import OPTIONS_BY_KIND, Options
+from checks.signals import check_updated
 from hosts.models import Host, validate_tags
 from metrics.rollups import cursor_position
 from services.signals import sentiment_changed
@@ -173,6 +174,8 @@ class Check(models.Model):
             if before is not None and (before["name"] != self.name or (before["enabled"] and not self.enabled)):
                 self.forget_alert(before["name"])
         super().save(*args, **kwargs)
+        if kwargs.get("update_fields") is None:
+            check_updated.send(sender=Check, check_id=self.pk)  # edited: redraw its row
         if before is not None and (before["name"], before["enabled"]) != (self.name, self.enabled):
             sentiment_changed.send(sender=type(self))  # it joins or leaves the overall answer
 
@@ -300,6 +303,7 @@ class Check(models.Model):
             )
             check._apply(result)
         self.refresh_from_db()
+        check_updated.send(sender=Check, check_id=self.pk)
         return result
 
     def _apply(self, result: CheckResult) -> None:
