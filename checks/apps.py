@@ -8,7 +8,7 @@ class ChecksConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: models load after the app registry.
-        from checks import rollups, sentiment
+        from checks import rollups, sentiment, status_page
         from checks.models import Check
         from metrics import rollups as metric_rollups
 
@@ -17,3 +17,5 @@ class ChecksConfig(AppConfig):
         sentiment.register()
         # Results roll up in metrics' beat job, beside the samples (checks/rollups.py).
         metric_rollups.add_source(rollups.RESULTS)
+        # Public checks are components of /status/.
+        status_page.register()

@@ -102,3 +102,25 @@ def daily_uptime(
 
 def recent_failures(check: Check, limit: int = RECENT_FAILURES) -> list[CheckResult]:
     return list(CheckResult.objects.filter(service_check=check).exclude(state=CheckState.OK)[:limit])
+
+
+def recent_latency(
+    check_ids: list[int], hours: int = 24, now: datetime | None = None
+) -> dict[int, list[tuple[int, float | None]]]:
+    """(epoch s, average latency) per bucket of the finest tier over the last `hours`, per check; one query.
+
+    Rollups, not raw results: a status page of many public checks reads ~100 rows each,
+    and lags only by the rollup job's interval.
+    """
+    if not settings.ROLLUP_TIERS:
+        return {}
+    since = (now or timezone.now()) - timedelta(hours=hours)
+    step = min(step for step, _ in settings.ROLLUP_TIERS)
+    series: dict[int, list[tuple[int, float | None]]] = defaultdict(list)
+    for check_id, start, avg in (
+        CheckRollup.objects.filter(service_check_id__in=check_ids, step=step, bucket_start__gte=since)
+        .order_by("bucket_start")
+        .values_list("service_check_id", "bucket_start", "latency_avg")
+    ):
+        series[check_id].append((int(start.timestamp()), avg))
+    return series
