@@ -8,7 +8,7 @@ class ChecksConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: models load after the app registry.
-        from checks import rollups, sentiment, status_page
+        from checks import exposition, rollups, sentiment, status_page
         from checks.models import Check
         from metrics import rollups as metric_rollups
 
@@ -19,3 +19,5 @@ class ChecksConfig(AppConfig):
         metric_rollups.add_source(rollups.RESULTS)
         # Public checks are components of /status/.
         status_page.register()
+        # Their state and latency in /metrics.
+        exposition.register()
