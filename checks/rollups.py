@@ -53,13 +53,15 @@ def new_results(after_id: int, settled_before: datetime, limit: int) -> list[tup
 
 
 def recompute(step: int, touched: dict[int, set[int]]) -> None:
-    ranges = Q()
-    for check_id, buckets in touched.items():
-        ranges |= Q(
-            service_check_id=check_id,
-            at__gte=datetime.fromtimestamp(min(buckets) * step, UTC),
-            at__lt=datetime.fromtimestamp((max(buckets) + 1) * step, UTC),
-        )
+    # One time range over all touched checks (as metrics' recompute does), not an OR per
+    # check: SQLite refuses an expression tree of a thousand ORs.
+    first = min(min(buckets) for buckets in touched.values())
+    last = max(max(buckets) for buckets in touched.values())
+    ranges = Q(
+        service_check_id__in=list(touched),
+        at__gte=datetime.fromtimestamp(first * step, UTC),
+        at__lt=datetime.fromtimestamp((last + 1) * step, UTC),
+    )
     grouped: dict[tuple[int, int], list[tuple[str, float | None]]] = defaultdict(list)
     for check_id, at, state, latency in CheckResult.objects.filter(ranges).values_list(
         "service_check_id", "at", "state", "latency_ms"

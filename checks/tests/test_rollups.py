@@ -151,3 +151,15 @@ def test_retention_deletes_rollups_past_their_tier_and_of_tiers_no_longer_config
         deleted = tasks.apply_retention.apply().get()
     assert (deleted["rollups_900s"], deleted["rollups_3600s"], deleted["rollups_unconfigured"]) == (1, 0, 1)
     assert CheckRollup.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_thousand_checks_roll_up_in_one_run(make_check):
+    checks = Check.objects.bulk_create(
+        [Check(name=f"c{i:04d}", kind="tcp", target="db.example:5432") for i in range(1000)]
+    )
+    CheckResult.objects.bulk_create(
+        [CheckResult(service_check=c, at=BUCKET, state=CheckState.OK, latency_ms=1.0, received_at=NOW) for c in checks]
+    )
+    assert roll_up(NOW + timedelta(minutes=1)) == 1000
+    assert CheckRollup.objects.filter(step=QUARTER, runs=1, up_runs=1).count() == 1000
