@@ -55,7 +55,10 @@ class Handler(BaseHTTPRequestHandler):
 
 def table_bytes(name: str) -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = %s OR tbl_name = %s", [name, name])
+        # The table and its indexes.
+        cursor.execute(
+            "SELECT SUM(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = %s)", [name]
+        )
         (size,) = cursor.fetchone()
     return int(size or 0)
 
@@ -99,10 +102,14 @@ def main() -> None:
         time.sleep(max(0.0, settings.CHECK_SCHEDULER_SECONDS - (time.monotonic() - tick)))
     cpu = time.process_time() - cpu_start
     wall = args.minutes * 60
-    roll_up(timezone.now() + timedelta(minutes=1))
     runs = CheckResult.objects.count()
     lags.sort()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"checks {args.checks}, interval 60 s, {args.minutes} min, {runs} runs")
+    print(f"lag p50 {statistics.median(lags):.3f} s, p95 {lags[int(0.95 * len(lags)) - 1]:.3f} s, max {lags[-1]:.3f} s")
+    print(f"worker CPU {cpu / wall * 100:.1f} % of one core, {cpu / runs * 1000:.2f} ms per check run")
+    print(f"worker max RSS {rss_mb:.0f} MB", flush=True)
+    roll_up(timezone.now() + timedelta(minutes=1))
     result_bytes = table_bytes("checks_checkresult")
     per_result = result_bytes / runs
     per_rollup = table_bytes("checks_checkrollup") / max(1, CheckRollup.objects.count())
@@ -110,10 +117,6 @@ def main() -> None:
     raw_days = settings.RAW_RETENTION_HOURS / 24
     rollup_rows_90d = sum(90 * 86400 // step for step, _ in settings.ROLLUP_TIERS)
     storage_90d = per_result * runs_per_day * raw_days + per_rollup * rollup_rows_90d
-    print(f"checks {args.checks}, interval 60 s, {args.minutes} min, {runs} runs")
-    print(f"lag p50 {statistics.median(lags):.3f} s, p95 {lags[int(0.95 * len(lags)) - 1]:.3f} s, max {lags[-1]:.3f} s")
-    print(f"worker CPU {cpu / wall * 100:.1f} % of one core, {cpu / runs * 1000:.2f} ms per check run")
-    print(f"worker max RSS {rss_mb:.0f} MB")
     print(f"results {per_result:.0f} B/row, {per_result * runs_per_day / 1024:.0f} KiB per check-day raw")
     print(
         f"rollups {per_rollup:.0f} B/row; 90 days per check: {storage_90d / 1024 / 1024:.2f} MB "
