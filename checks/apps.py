@@ -8,8 +8,9 @@ class ChecksConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: models load after the app registry.
-        from checks import receivers, sentiment
+        from checks import exposition, receivers, rollups, sentiment, status_page
         from checks.models import Check
+        from metrics import rollups as metric_rollups
         from metrics.signals import check_results_reported
 
         # A deleted check will never resolve its own alert.
@@ -17,3 +18,9 @@ class ChecksConfig(AppConfig):
         sentiment.register()
         # Agents' check results ride in their reports; metrics (below us) announces them.
         check_results_reported.connect(receivers.agent_results, dispatch_uid="checks-agent-results")
+        # Results roll up in metrics' beat job, beside the samples (checks/rollups.py).
+        metric_rollups.add_source(rollups.RESULTS)
+        # Public checks are components of /status/.
+        status_page.register()
+        # Their state and latency in /metrics.
+        exposition.register()

@@ -24,7 +24,9 @@ from pydantic import ValidationError as PydanticValidationError
 from alerts.models import SERVICE_NAME_MAX_LENGTH, SERVICE_NAME_PATTERN, Alert, Severity
 from checks import targets
 from checks.options import OPTIONS_BY_KIND, Options
+from checks.signals import check_updated
 from hosts.models import Host, validate_tags
+from metrics.rollups import cursor_position
 from metrics.signals import CheckResultCounts
 from services.signals import sentiment_changed
 
@@ -180,6 +182,8 @@ class Check(models.Model):
             if before is not None and (before["name"] != self.name or (before["enabled"] and not self.enabled)):
                 self.forget_alert(before["name"])
         super().save(*args, **kwargs)
+        if kwargs.get("update_fields") is None:
+            check_updated.send(sender=Check, check_id=self.pk)  # edited: redraw its row
         if before is not None and (before["name"], before["enabled"]) != (self.name, self.enabled):
             sentiment_changed.send(sender=type(self))  # it joins or leaves the overall answer
 
@@ -307,6 +311,7 @@ class Check(models.Model):
             )
             check._apply(result)
         self.refresh_from_db()
+        check_updated.send(sender=Check, check_id=self.pk)
         return result
 
     @classmethod
@@ -357,6 +362,7 @@ class Check(models.Model):
         # same tag reported newer ones) is history, not news: it must not move the state back.
         if check.last_result_at is None or at >= check.last_result_at:
             check._apply(result)
+            check_updated.send(sender=Check, check_id=check.pk)
         return True
 
     def _apply(self, result: CheckResult) -> None:
@@ -430,12 +436,18 @@ SENTIMENT_STATUS = {
 }
 
 
+# Rollups read results by id from this cursor (metrics.rollups.RollupCursor).
+RESULTS_CURSOR = "check_results"
+
+
 class CheckResultQuerySet(models.QuerySet["CheckResult"]):
     def prune(self, now: datetime | None = None, batch: int = 5000) -> int:
-        """Forget raw results older than RAW_RETENTION_HOURS, in batches (each its own transaction)."""
+        """Forget raw results older than RAW_RETENTION_HOURS once rolled up, in batches
+        (each its own transaction)."""
         cutoff = (now or timezone.now()) - timedelta(hours=settings.RAW_RETENTION_HOURS)
+        rolled_up = cursor_position(RESULTS_CURSOR)
         deleted = 0
-        while ids := list(self.filter(at__lt=cutoff).values_list("id", flat=True)[:batch]):
+        while ids := list(self.filter(at__lt=cutoff, id__lte=rolled_up).values_list("id", flat=True)[:batch]):
             with transaction.atomic():
                 count, _ = CheckResult.objects.filter(id__in=ids).delete()
             deleted += count
@@ -451,6 +463,9 @@ class CheckResult(models.Model):
     state = models.CharField(max_length=10, choices=CheckState.choices)
     latency_ms = models.FloatField(null=True, blank=True)
     message = models.CharField(max_length=MESSAGE_MAX_LENGTH, blank=True)
+    # When the hub stored it (an agent's result may arrive late): rollups read only rows
+    # stored a while ago, so a slow commit cannot slip behind their cursor.
+    received_at = models.DateTimeField(default=timezone.now)
 
     objects = CheckResultQuerySet.as_manager()
 
@@ -493,6 +508,40 @@ class CheckResult(models.Model):
             return False
         result.pk = row[0]
         return True
+
+
+class CheckRollup(models.Model):
+    """One check's runs over one step (a tier of ROLLUP_TIERS), built by checks/rollups.py.
+
+    Uptime is `up_runs / runs`, a warning counted as up (the service answered; a
+    certificate expiring in 20 days is no outage) and unknown as down (nobody could tell).
+    Latency is over the runs that measured one (`latency_runs`).
+    """
+
+    service_check = models.ForeignKey(Check, on_delete=models.CASCADE, related_name="rollups")
+    step = models.PositiveIntegerField(help_text="Seconds per bucket.")
+    bucket_start = models.DateTimeField()
+    runs = models.PositiveIntegerField()
+    up_runs = models.PositiveIntegerField()
+    latency_runs = models.PositiveIntegerField(default=0)
+    latency_avg = models.FloatField(null=True)
+    latency_p95 = models.FloatField(null=True)
+    latency_max = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            # Upserts key on it, and it serves the charts: check, step, then a time range.
+            models.UniqueConstraint(
+                fields=["service_check", "step", "bucket_start"], name="one_check_rollup_per_bucket"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_check_id} {self.step}s @ {self.bucket_start.isoformat()}"
+
+    @property
+    def uptime(self) -> float | None:
+        return self.up_runs / self.runs if self.runs else None
 
 
 class CheckFlip(models.Model):

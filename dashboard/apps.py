@@ -6,6 +6,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 
 from alerts.signals import alerts_changed
+from checks.signals import check_updated
 from hosts.signals import host_changed
 from services.signals import sentiment_changed
 
@@ -31,6 +32,10 @@ class DashboardConfig(AppConfig):
         def redraw_sentiment(sender: Any, **kwargs: Any) -> None:
             live.sentiment_changed()
 
+        def redraw_check(sender: Any, check_id: int, **kwargs: Any) -> None:
+            live.check_updated(check_id)
+
+        check_updated.connect(redraw_check, weak=False, dispatch_uid="dashboard.redraw_check")
         host_changed.connect(redraw_host, weak=False, dispatch_uid="dashboard.redraw_host")
         alerts_changed.connect(redraw_alerts, weak=False, dispatch_uid="dashboard.redraw_alerts")
         sentiment_changed.connect(redraw_sentiment, weak=False, dispatch_uid="dashboard.redraw_sentiment")

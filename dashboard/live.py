@@ -1,7 +1,7 @@
 """Every push to live dashboards goes through here (one place for group_send).
 
-Groups are named after what they watch: `hosts` (the overview) and `host-<id>`
-(a host page). Events are small; consumers re-read the database and render.
+Groups are named after what they watch: `hosts` (the overview), `host-<id>`
+(a host page), `checks` (the checks list) and `check-<id>` (a check's page). Events are small; consumers re-read the database and render.
 Domain apps do not call this module: they send signals (hosts.signals,
 alerts.signals, services.signals) that `DashboardConfig.ready()` connects here.
 
@@ -58,6 +58,19 @@ def alerts_changed() -> None:
 def sentiment_changed() -> None:
     """A service changed status: redraw the overall status and the services panel."""
     _publish_on_commit((hosts_group(),), {"type": "sentiment.updated"})
+
+
+def checks_group() -> str:
+    return "checks"
+
+
+def check_group(check_id: int) -> str:
+    return f"check-{check_id}"
+
+
+def check_updated(check_id: int) -> None:
+    """A check stored a result, changed state or was edited: redraw its row and its page."""
+    _publish_on_commit((checks_group(), check_group(check_id)), {"type": "check.updated", "check_id": check_id})
 
 
 def user_group(user_id: int) -> str:

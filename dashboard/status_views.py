@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -9,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
+from dashboard.sparkline import sparkline
 from services.sentiment import Sentiment
 from services.status_page import cached_public_status
 
@@ -25,12 +28,21 @@ def _cacheable(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def with_sparklines(status: dict[str, Any]) -> dict[str, Any]:
+    """The page's context with each check's day of latency as sparkline coordinates."""
+    components = [
+        {**c, "spark": sparkline(c["latency"], width=160, height=28)} if c.get("latency") else c
+        for c in status["components"]
+    ]
+    return {**status, "components": components, "poll_seconds": settings.STATUS_PAGE_POLL_SECONDS}
+
+
 @require_GET
 def status_page(request: HttpRequest) -> HttpResponse:
     timeout = settings.STATUS_PAGE_CACHE_SECONDS
     html = cache.get(PAGE_KEY) if timeout else None
     if html is None:
-        html = render_to_string("services/status_page.html", cached_public_status())
+        html = render_to_string("services/status_page.html", with_sparklines(cached_public_status()))
         if timeout:
             cache.set(PAGE_KEY, html, timeout)
     return _cacheable(HttpResponse(html))

@@ -6,7 +6,7 @@ Host values are read at scrape time from the latest-metrics cache, never from th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from ipaddress import ip_address
 
 from django.conf import settings
@@ -75,11 +75,22 @@ class HostCollector(Collector):
         yield from families.values()
 
 
+# Apps above metrics (checks) add their own scrape-time collectors from AppConfig.ready().
+_collectors: list[Callable[[], Collector]] = []
+
+
+def add_collector(factory: Callable[[], Collector]) -> None:
+    if factory not in _collectors:
+        _collectors.append(factory)
+
+
 def exposition() -> bytes:
-    """Everything /metrics serves: every process's counters, then the hosts."""
+    """Everything /metrics serves: every process's counters, then the hosts, then registered collectors."""
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(settings.PROMETHEUS_MULTIPROC_DIR))
     registry.register(HostCollector())
+    for factory in _collectors:
+        registry.register(factory())
     return generate_latest(registry)
 
 

@@ -15,7 +15,10 @@ before retention may delete its raw row (docs/deploy.md, "Late reports").
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -41,52 +44,94 @@ def raw_window_start(now: datetime) -> datetime:
     return now - timedelta(hours=settings.RAW_RETENTION_HOURS)
 
 
-def roll_up(now: datetime | None = None) -> int:
-    """Fold new samples into every tier. Returns how many samples were read.
+@dataclass(frozen=True)
+class RollupSource:
+    """A table of timed rows folded into rollups by the same cursor run as the samples.
 
-    The cursor row is locked for the run, so two runs at once take turns.
+    `new_rows(after_id, settled_before, limit)`: rows (id, series id, time) with a larger id,
+    stored before `settled_before`, in id order. `recompute(step, touched)`: rebuild those
+    buckets (bucket numbers per series) from the raw rows. `merge_late(step, ids)`: fold rows
+    whose bucket starts before the raw window into its rollup.
+    """
+
+    cursor: str
+    new_rows: Callable[[int, datetime, int], list[tuple[int, int, datetime]]]
+    recompute: Callable[[int, dict[int, set[int]]], None]
+    merge_late: Callable[[int, list[int]], None]
+
+
+# Sources above metrics (checks) register here in their AppConfig.ready(): metrics never imports them.
+_sources: list[RollupSource] = []
+
+
+def add_source(source: RollupSource) -> None:
+    if all(s.cursor != source.cursor for s in _sources):
+        _sources.append(source)
+
+
+def cursor_position(name: str) -> int:
+    """The last id a source's rollups have read (retention deletes no raw row beyond it)."""
+    return RollupCursor.objects.filter(name=name).values_list("last_sample_id", flat=True).first() or 0
+
+
+def roll_up(now: datetime | None = None) -> int:
+    """Fold new samples, then every registered source's new rows, into every tier.
+
+    Returns how many rows were read. One beat job for all, so every table's rollups
+    lag by the same few minutes.
     """
     now = now or timezone.now()
+    return sum(fold(source, now) for source in [SAMPLES, *_sources])
+
+
+def fold(source: RollupSource, now: datetime) -> int:
+    """Fold one source's new rows into every tier; the cursor row is locked for the run,
+    so two runs at once take turns."""
     read = 0
     while True:
         with transaction.atomic():
-            cursor, _ = RollupCursor.objects.select_for_update().get_or_create(name="samples")
-            new = list(
-                MetricSample.objects.filter(id__gt=cursor.last_sample_id, received_at__lt=now - SETTLE)
-                .order_by("id")
-                .values_list("id", "host_id", "collected_at")[:READ_BATCH]
-            )
+            cursor, _ = RollupCursor.objects.select_for_update().get_or_create(name=source.cursor)
+            new = source.new_rows(cursor.last_sample_id, now - SETTLE, READ_BATCH)
             if not new:
                 return read
             raw_start = raw_window_start(now)
             for step, keep in settings.ROLLUP_TIERS:
-                touched = touched_buckets(step, [(host_id, at) for _, host_id, at in new], raw_start)
+                touched = touched_buckets(step, [(series, at) for _, series, at in new], raw_start)
                 if touched:
-                    recompute(step, touched)
+                    source.recompute(step, touched)
                 kept_from = now - timedelta(seconds=keep)
                 late = [
-                    sample_id
-                    for sample_id, _, at in new
+                    row_id
+                    for row_id, _, at in new
                     if bucket_start(at, step) < raw_start and bucket_start(at, step) >= kept_from
                 ]
                 if late:
-                    merge_late(step, late)
+                    source.merge_late(step, late)
             cursor.last_sample_id = new[-1][0]
             cursor.save(update_fields=["last_sample_id", "updated_at"])
         read += len(new)
+
+
+def new_samples(after_id: int, settled_before: datetime, limit: int) -> list[tuple[int, int, datetime]]:
+    return list(
+        MetricSample.objects.filter(id__gt=after_id, received_at__lt=settled_before)
+        .order_by("id")
+        .values_list("id", "host_id", "collected_at")[:limit]
+    )
 
 
 def bucket_start(at: datetime, step: int) -> datetime:
     return datetime.fromtimestamp(int(at.timestamp()) // step * step, UTC)
 
 
-def touched_buckets(step: int, samples: list[tuple[int, datetime]], raw_start: datetime) -> dict[int, set[int]]:
-    """Bucket numbers (epoch seconds // step) per host, for buckets whose raw rows are all still kept."""
+def touched_buckets(step: int, rows: list[tuple[int, datetime]], raw_start: datetime) -> dict[int, set[int]]:
+    """Bucket numbers (epoch seconds // step) per series (a host, a check), for buckets whose
+    raw rows are all still kept."""
     touched: dict[int, set[int]] = defaultdict(set)
-    for host_id, collected_at in samples:
-        bucket = int(collected_at.timestamp()) // step
+    for series, at in rows:
+        bucket = int(at.timestamp()) // step
         if bucket * step >= raw_start.timestamp():
-            touched[host_id].add(bucket)
+            touched[series].add(bucket)
     return touched
 
 
@@ -154,6 +199,9 @@ def merge_late(step: int, sample_ids: list[int]) -> None:
     save_rollups(merged)
 
 
+SAMPLES = RollupSource(cursor="samples", new_rows=new_samples, recompute=recompute, merge_late=merge_late)
+
+
 def save_rollups(rollups: list[MetricRollup]) -> None:
     """Insert, or overwrite the values of, each bucket's rollup."""
     value_fields = ["sample_count", *(f"{c}_{a}" for c in CHARTED_COLUMNS for a in AGGREGATES)]
@@ -170,20 +218,27 @@ def delete_expired(now: datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     thinned = thin_details(now)
-    cursor = RollupCursor.objects.filter(name="samples").values_list("last_sample_id", flat=True).first() or 0
+    cursor = cursor_position(SAMPLES.cursor)
     deleted = {
         "details_thinned": thinned,
         "samples": delete_in_batches(
             MetricSample.objects.filter(collected_at__lt=raw_window_start(now), id__lte=cursor)
         ),
     }
+    deleted.update(expire_rollups(MetricRollup.objects.all(), now))
+    return deleted
+
+
+def expire_rollups(queryset: Any, now: datetime) -> dict[str, int]:
+    """Delete rollups (any model with `step` and `bucket_start`) past their tier's keep,
+    and those of tiers no longer configured."""
+    deleted = {}
     for step, keep in settings.ROLLUP_TIERS:
         deleted[f"rollups_{step}s"] = delete_in_batches(
-            MetricRollup.objects.filter(step=step, bucket_start__lt=now - timedelta(seconds=keep))
+            queryset.filter(step=step, bucket_start__lt=now - timedelta(seconds=keep))
         )
-    # Rollups of tiers no longer configured.
     configured = [step for step, _ in settings.ROLLUP_TIERS]
-    deleted["rollups_unconfigured"] = delete_in_batches(MetricRollup.objects.exclude(step__in=configured))
+    deleted["rollups_unconfigured"] = delete_in_batches(queryset.exclude(step__in=configured))
     return deleted
 
 

@@ -9,6 +9,7 @@ firing alerts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -102,6 +103,18 @@ def _incident(alert: Alert, label: str, show_message: bool) -> dict[str, Any]:
     }
 
 
+# Apps above services (checks) add their public components here from AppConfig.ready():
+# each source takes (now, the days of the bars, oldest first) and returns components
+# built with `component()`, whose status is a ServiceStatus.
+ComponentSource = Callable[[datetime, list[date]], list[dict[str, Any]]]
+_sources: list[ComponentSource] = []
+
+
+def add_component_source(source: ComponentSource) -> None:
+    if source not in _sources:
+        _sources.append(source)
+
+
 def public_status(now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     services = list(ServiceHealth.objects.tracked().filter(public=True))
@@ -118,10 +131,12 @@ def public_status(now: datetime | None = None) -> dict[str, Any]:
 
     components = []
     for service in services:
-        components.append(_component("service", service.pk, service.label, service.status, history, days))
+        components.append(component("service", service.pk, service.label, service.status, history, days))
     for listing in listings:
         status = host_status(listing.host.last_seen, now)
-        components.append(_component("host", listing.host_id, listing.label, status, history, days))
+        components.append(component("host", listing.host_id, listing.label, status, history, days))
+    for source in _sources:
+        components.extend(source(now, days))
     components.sort(key=lambda c: c["name"].lower())
 
     by_service = {s.name: s for s in services}
@@ -140,7 +155,7 @@ def public_status(now: datetime | None = None) -> dict[str, Any]:
             incidents.append(_incident(alert, listing.label, listing.show_alert_messages))
 
     host_counts = HostStatus.tally(c["status"] for c in components if c["kind"] == "host")
-    overall = overall_status((c["status"] for c in components if c["kind"] == "service"), host_counts)
+    overall = overall_status((c["status"] for c in components if c["kind"] != "host"), host_counts)
     return {
         "title": settings.STATUS_PAGE_TITLE,
         "overall": overall,
@@ -152,7 +167,7 @@ def public_status(now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def _component(
+def component(
     kind: str,
     pk: int,
     name: str,
@@ -160,6 +175,7 @@ def _component(
     history: dict[tuple[str, int], dict[date, tuple[float, float]]],
     days: list[date],
 ) -> dict[str, Any]:
+    """One row of the page: `history` holds (observed, up) per day (seconds, or runs) by (kind, pk)."""
     bars, uptime = _bars(days, history.get((kind, pk), {}))
     css, words = COMPONENT_WORDS[status]
     return {

@@ -400,6 +400,8 @@ SERVICE_EXPECTED_INTERVAL = env_int("SERVICE_EXPECTED_INTERVAL", 30, minimum=1, 
 STATUS_PAGE_TITLE = env_str("STATUS_PAGE_TITLE", "Status")
 # The public /status/ page is cached this long, in the server cache and by browsers and proxies.
 STATUS_PAGE_CACHE_SECONDS = env_int("STATUS_PAGE_CACHE_SECONDS", 30, minimum=0, maximum=3600)
+# How often an open status page re-reads itself (in the browser, no login, no reload).
+STATUS_PAGE_POLL_SECONDS = env_int("STATUS_PAGE_POLL_SECONDS", 30, minimum=2, maximum=3600)
 CELERY_TASK_ROUTES = {"statusdash.domain_event": {"queue": "domain-events"}}
 # Listed so a worker started without -Q consumes domain events as well as the sweeps.
 CELERY_TASK_QUEUES = {"celery": {}, "domain-events": {"exchange": "domain-events"}}

@@ -75,3 +75,9 @@ def ago(value: datetime | str | None, now: datetime | None = None) -> str:
         if seconds >= length:
             return f"{seconds // length} {unit} ago"
     return f"{seconds} s ago"
+
+
+@register.filter
+def percent(share: float | None) -> str:
+    """0.99934 -> '99.93%': two decimals, since 99.9% and 99.99% are different promises."""
+    return "\N{EN DASH}" if share is None else f"{share * 100:.2f}%"

@@ -123,3 +123,14 @@ def pytest_configure(config: pytest.Config) -> None:
     # Under xdist the controller sees every worker's reports; the workers keep no ledger.
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(SkipLedger(), "statusdash-skip-ledger")
+
+
+# axe-core (a test tool only, never served): `npm install --prefix var/axe axe-core@4`, git-ignored under var/.
+AXE_PATH = Path(__file__).resolve().parents[2] / "var" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def require_axe() -> Path:
+    """The axe-core script to inject into a page under test, or unavailable()."""
+    if not AXE_PATH.is_file():
+        unavailable(f"axe-core is not installed at {AXE_PATH} (npm install --prefix var/axe axe-core@4)")
+    return AXE_PATH
