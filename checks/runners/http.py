@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 from typing import Any
 
@@ -15,6 +17,14 @@ from checks.runners.common import elapsed_ms
 # A body larger than this is read only this far for the keyword and JSON checks.
 BODY_LIMIT = 1024 * 1024
 NOT_FOUND = object()
+
+
+@functools.cache
+def tls_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per verify setting for every run (contexts are safe to share between
+    threads). Building one loads the CA bundle: 39 ms of CPU, which was nearly all of an HTTP
+    check's cost when each run built its own (docs/benchmarks.md, "Service checks on the hub")."""
+    return httpx.create_ssl_context(verify=verify)
 
 
 def run(check: Check) -> Outcome:
@@ -30,7 +40,7 @@ def run(check: Check) -> Outcome:
             httpx.Client(
                 timeout=check.timeout,
                 follow_redirects=options.follow_redirects,
-                verify=options.verify_tls,
+                verify=tls_context(options.verify_tls),
                 headers={"User-Agent": "statusdash-check", **headers},
                 auth=auth,
                 trust_env=False,  # a proxy from the worker's environment would change what is measured

