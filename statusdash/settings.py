@@ -417,9 +417,16 @@ for _plugin_dir in CHECK_PLUGIN_DIRS:
         raise ImproperlyConfigured(f"CHECK_PLUGIN_DIRS must list absolute directories, got {_plugin_dir!r}")
 # Checks the hub runs at once (threads in the worker running the scheduler).
 CHECK_CONCURRENCY = env_int("CHECK_CONCURRENCY", 20, minimum=1, maximum=200)
-# Seconds between the scheduler's looks for due checks: how late a check may start, at most.
-CHECK_SCHEDULER_SECONDS = env_int("CHECK_SCHEDULER_SECONDS", 5, minimum=1, maximum=60)
-CELERY_BEAT_SCHEDULE["checks-run-due"] = {"task": "checks.run_due", "schedule": float(CHECK_SCHEDULER_SECONDS)}
+# Seconds between the scheduler's looks for due checks: how late a check may start, at most
+# (a look is one indexed query; at 5 s the lag p95 was 4.9 s, docs/benchmarks.md).
+CHECK_SCHEDULER_SECONDS = env_int("CHECK_SCHEDULER_SECONDS", 1, minimum=1, maximum=60)
+# A tick the worker could not take before the next one is due is dropped (expires): a worker
+# busy with a slow check meets one tick afterwards, not a queue of them.
+CELERY_BEAT_SCHEDULE["checks-run-due"] = {
+    "task": "checks.run_due",
+    "schedule": float(CHECK_SCHEDULER_SECONDS),
+    "options": {"expires": float(CHECK_SCHEDULER_SECONDS)},
+}
 CELERY_BEAT_SCHEDULE["checks-retention"] = {"task": "checks.apply_retention", "schedule": 3600.0}
 
 # The hub's own metrics (GET /metrics: statusdash/lib/observability.py, metrics/exposition.py). Daphne and Celery

@@ -26,3 +26,9 @@ def test_run_due_task_runs_due_checks(make_check, tcp_listener):
     make_check("tcp", f"127.0.0.1:{tcp_listener}")
     assert tasks.run_due.apply().get() == 1
     assert CheckResult.objects.get().state == CheckState.OK
+
+
+def test_beat_looks_for_due_checks_every_second_and_drops_a_tick_it_could_not_take(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["checks-run-due"]
+    assert (entry["task"], entry["schedule"], entry["options"]["expires"]) == ("checks.run_due", 1.0, 1.0)
+    assert settings.CHECK_SCHEDULER_SECONDS == 1  # the default, with no environment
