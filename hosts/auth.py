@@ -155,6 +155,14 @@ READ_AUTH = [DashboardSession(), ReaderBearer(), ReaderKeyHeader()]
 class AdminSession(SessionAuth):
     """A logged-in dashboard admin (is_staff). A plain user is told no (403), not asked to log in."""
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # CSRF guards a session a browser sends by itself; a request with no session cookie has
+        # none to ride, so it is told to authenticate (401 once no other way in matches), not
+        # that a forgery failed (403).
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)
         if user is not None and not user.is_staff:

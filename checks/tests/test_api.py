@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 
 from checks.models import Check, CheckState, Outcome
@@ -56,6 +57,24 @@ def test_plain_user_may_not_write(viewer_client):
 
 def test_anonymous_may_not_read(db, client):
     assert client.get("/api/checks").status_code == 401
+
+
+def test_anonymous_may_not_write_and_is_told_to_authenticate(db):
+    # No session cookie, so nothing for CSRF to guard: a 401, not "CSRF check Failed".
+    response = post(Client(enforce_csrf_checks=True), NEW)
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("authentication required")
+    assert not Check.objects.exists()
+
+
+def test_an_admin_session_without_the_csrf_token_may_not_write(db):
+    User.objects.create_user("root", password="pw-root-123", is_staff=True)
+    browser = Client(enforce_csrf_checks=True)
+    browser.login(username="root", password="pw-root-123")
+    response = post(browser, NEW)
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+    assert not Check.objects.exists()
 
 
 def test_target_that_is_not_a_url_is_422_naming_the_field(admin_client):

@@ -8,8 +8,8 @@ valid is not counted as a failure to accept valid data; any other refusal still 
 Two rules of a report (POST /api/metrics/report, and /validate) are beyond JSON Schema too: collected_at must lie within the
 retention window, relative to now, and `host` may only name the sending agent's own host.
 Generated reports that break only these are rightly refused, and reports from the year 2000
-would leave storage unfuzzed. So before each call a well-formed collected_at becomes a recent
-time, distinct across the run (no report is a resend of another), and a `host` string becomes
+would leave storage unfuzzed. So before each call a well-formed collected_at (and a check
+result's ran_at) becomes a recent time, distinct across the run (no report is a resend of another), and a `host` string becomes
 the agent's own name; a malformed collected_at is left alone, as the negative case it is.
 Schemathesis re-judges each case after this hook, so a case it makes valid must be accepted
 (the positive_data_acceptance check).
@@ -94,6 +94,11 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
             report["collected_at"] = recent_time()
         if isinstance(report.get("host"), str):
             report["host"] = AGENT_HOST
+        # Check results carry their own run time, held to the same window.
+        results = report.get("checks")
+        for result in results if isinstance(results, list) else ():
+            if isinstance(result, dict) and well_formed_time(result.get("ran_at")):
+                result["ran_at"] = recent_time()
 
 
 @schemathesis.hook

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.reliability
 # and enrollment, whose credential is the one-time token in its body (tested below).
 PUBLIC = {("post", "/api/auth/token"), ("post", "/api/metrics/validate"), ("post", "/api/enroll")}
 REPORT = ("post", "/api/metrics/report")
+# What only an agent may do (its own checks, its certificate's renewal): the other side of the matrix.
+AGENT_ONLY = "/api/agent/"
 
 
 def operations(hub: Hub) -> list[tuple[str, str]]:
@@ -77,10 +79,20 @@ def test_a_read_key_cannot_report_metrics(shared_hub: tuple[Hub, dict[str, Any]]
 def test_an_agent_key_cannot_read(shared_hub: tuple[Hub, dict[str, Any]]) -> None:
     hub, keys = shared_hub
     for method, path in operations(hub):
-        if method != "get":
+        if method != "get" or path.startswith(AGENT_ONLY):
             continue
         response = call(hub, method, path, {"X-API-Key": keys["agents"]["web-1"]})
         assert response.status_code == 403, (method, path, response.status_code)
+
+
+def test_only_an_agent_key_reads_the_agents_checks(shared_hub: tuple[Hub, dict[str, Any]]) -> None:
+    hub, keys = shared_hub
+    ops = operations(hub)
+    assert ("get", "/api/agent/checks") in ops
+    as_agent = call(hub, "get", "/api/agent/checks", {"Authorization": f"Bearer {keys['agents']['web-1']}"})
+    assert as_agent.status_code == 200 and isinstance(as_agent.json()["checks"], list)
+    as_reader = call(hub, "get", "/api/agent/checks", {"Authorization": f"Bearer {keys['read']}"})
+    assert as_reader.status_code == 403, as_reader.text
 
 
 def test_a_revoked_agent_key_cannot_report(shared_hub: tuple[Hub, dict[str, Any]]) -> None:

@@ -49,8 +49,11 @@ def fuzz(hub: Hub, key: str, tmp_path: Path, *filters: str, env: dict[str, str] 
             "ignored_auth",
             "--seed",
             "9",
+            # One worker: with two, hypothesis parses lambdas' source with ast.parse in two threads
+            # at once, which CPython 3.11.7 can fail with "SystemError: AST constructor recursion
+            # depth mismatch" (fixed in later 3.11 releases); it broke a CI run.
             "--workers",
-            "2",
+            "1",
             "--generation-database",
             "none",
             "--no-color",
@@ -89,7 +92,11 @@ def test_report_endpoint_survives_fuzzing_as_an_agent_and_stores_what_it_accepts
 
     # Every report carried a time of its own (fuzz_hooks.py): each accepted one is new.
     for request in accepted:
-        assert request["answer"] == {"accepted": len(request["reports"]), "duplicates": 0}
+        answer = request["answer"]
+        assert (answer["accepted"], answer["duplicates"]) == (len(request["reports"]), 0), answer
+        # Results for checks nobody assigned to this host (the fuzzer makes up their ids) are
+        # ignored and counted, never stored.
+        assert answer.get("checks_accepted") in (None, 0), answer
     samples = stored.samples(hub.env, "web-2")
     expected = {datetime.fromisoformat(report["collected_at"]).astimezone(UTC): report for report in sent}
     assert set(samples) == set(expected), "stored samples are not exactly the accepted reports"
