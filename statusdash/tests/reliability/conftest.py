@@ -386,13 +386,20 @@ class RecordingAgent:
         path = self.spool_dir / "spool.sqlite3"
         if not path.exists():
             return []
-        try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-                return db.execute(query).fetchall()
-        except sqlite3.OperationalError as error:
-            if "no such table" in str(error):  # the agent is creating its spool right now
-                return []
-            raise
+        for attempt in range(10):
+            try:
+                with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+                    return db.execute(query).fetchall()
+            except sqlite3.OperationalError as error:
+                if "no such table" in str(error):  # the agent is creating its spool right now
+                    return []
+                # A read-only reader cannot make the WAL's -shm file itself: while the agent
+                # closes its spool (and SQLite removes -wal and -shm) a read meets "disk I/O
+                # error" (CI, once). Read again in a moment; the agent's writes are whole.
+                if "disk I/O error" not in str(error) or attempt == 9:
+                    raise
+                time.sleep(0.1)
+        raise AssertionError("unreachable")
 
     def spooled(self) -> int:
         return len(self._spool_rows("SELECT id FROM reports"))
