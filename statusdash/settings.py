@@ -145,6 +145,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
+    "audit",
+    "accounts",
     "hosts",
     "metrics",
     "alerts",
