@@ -17,6 +17,7 @@ from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
+from accounts.roles import ADMIN, OPERATOR, VIEWER, check_role, has_role
 from hosts.identity import IdentityRefused, require_key
 from hosts.models import ApiKey, ApiKeyScope, TokenVersion
 
@@ -152,8 +153,12 @@ class DashboardSession(SessionAuth):
 READ_AUTH = [DashboardSession(), ReaderBearer(), ReaderKeyHeader()]
 
 
-class AdminSession(SessionAuth):
-    """A logged-in dashboard admin (is_staff). A plain user is told no (403), not asked to log in."""
+class RoleSession(SessionAuth):
+    """A logged-in dashboard user with at least `role`. One with less is told no (403), not asked to log in."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        self.role = check_role(role)
 
     def _get_key(self, request: HttpRequest) -> str | None:
         # CSRF guards a session a browser sends by itself; a request with no session cookie has
@@ -165,23 +170,28 @@ class AdminSession(SessionAuth):
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)
-        if user is not None and not user.is_staff:
-            raise HttpError(403, "only an admin may change this")
+        if user is not None and not has_role(user, self.role):
+            raise HttpError(403, f"only an {self.role} may do this" if self.role != VIEWER else "no role")
         return user
 
 
-class AdminBearer(HttpBearer):
-    """`Authorization: Bearer <jwt>` of an admin. A read key is refused: it only reads."""
+class RoleBearer(HttpBearer):
+    """`Authorization: Bearer <jwt>` of a user with at least `role`. A read key is refused: it only reads."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        self.role = check_role(role)
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         if token.startswith("sd_"):
             if reader_from_key(token) is not None:
-                raise HttpError(403, "a read API key cannot change anything; use an admin's token")
+                raise HttpError(403, f"a read API key cannot change anything; use an {self.role}'s token")
             return None
         user = user_from_token(token)
-        if user is not None and not getattr(user, "is_staff", False):
-            raise HttpError(403, "only an admin may change this")
+        if user is not None and not has_role(user, self.role):
+            raise HttpError(403, f"only an {self.role} may do this")
         return user
 
 
-ADMIN_AUTH = [AdminSession(), AdminBearer()]
+OPERATOR_AUTH = [RoleSession(OPERATOR), RoleBearer(OPERATOR)]
+ADMIN_AUTH = [RoleSession(ADMIN), RoleBearer(ADMIN)]
