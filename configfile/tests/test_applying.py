@@ -295,3 +295,10 @@ def test_check_options_at_their_defaults_change_nothing_the_second_time(db):
     assert apply_text(text).errors == []
     assert Check.objects.get().options == {"keyword": "hi"}
     assert apply_text(text).diff() == "no changes"
+
+
+def test_a_yaml_alias_bomb_is_refused_without_being_expanded(db):
+    # Nine levels of nine aliases: a billion strings if anything expanded it.
+    lines = ['a0: &a0 "lol"'] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    errors = apply_text("\n".join(lines)).errors
+    assert errors and all(e.message == "YAML aliases (*name) are not supported" for e in errors)
