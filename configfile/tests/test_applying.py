@@ -302,3 +302,28 @@ def test_a_yaml_alias_bomb_is_refused_without_being_expanded(db):
     lines = ['a0: &a0 "lol"'] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
     errors = apply_text("\n".join(lines)).errors
     assert errors and all(e.message == "YAML aliases (*name) are not supported" for e in errors)
+
+
+def test_prune_deletes_hosts_the_file_does_not_name_with_their_rules(configured):
+    text = export(["hosts"]).replace("- name: db-1\n  enabled: false\n  agent_auto_update: true\n", "")
+    outcome = apply_text(text, prune=True)
+    assert [(c.kind, c.name, c.action) for c in outcome.changes] == [("host", "db-1", "delete")]
+    assert list(Host.objects.values_list("name", flat=True)) == ["web-1"]
+    assert AlertRule.objects.filter(name="web-disk").exists()
+
+
+def test_an_applied_silence_redraws_the_hosts_it_covers(configured):
+    from hosts.signals import host_changed
+
+    heard = []
+
+    def receiver(sender, host_id, **kwargs):
+        heard.append(host_id)
+
+    host_changed.connect(receiver)
+    try:
+        text = export(["silences"]).replace("2030-01-02T03:00:00Z", "2030-01-02T04:00:00Z")
+        assert apply_text(text).errors == []
+    finally:
+        host_changed.disconnect(receiver)
+    assert configured["web1"].pk in heard
