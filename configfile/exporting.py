@@ -8,6 +8,7 @@ Secrets are written as ${STATUSDASH_…} references; the comment on top lists th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,13 +19,25 @@ from configfile.spec import SPECS, VERSION
 from configfile.yamlfile import dump
 
 
+@dataclass(frozen=True)
+class Secret:
+    variable: str
+    about: str  # "channel ops, url"
+    value: str
+
+
 def export(kinds: Iterable[str] | None = None) -> str:
+    return export_with_secrets(kinds)[0]
+
+
+def export_with_secrets(kinds: Iterable[str] | None = None) -> tuple[str, list[Secret]]:
+    """The file, and the secrets it references (for `export --secrets-file`, never for the file)."""
     chosen = set(kinds) if kinds is not None else set(KINDS)
     unknown = chosen - set(KINDS)
     if unknown:
         raise ValueError(f"unknown kinds {', '.join(sorted(unknown))}: choose among {', '.join(KINDS)}")
     document: dict[str, Any] = {"version": VERSION}
-    variables: list[str] = []
+    variables: list[Secret] = []
     for kind, adapter in KINDS.items():
         if kind not in chosen:
             continue
@@ -39,11 +52,11 @@ def export(kinds: Iterable[str] | None = None) -> str:
     ]
     if variables:
         header += ["", "Secrets are not in this file. Set these in the environment of whatever applies it:"]
-        header += [f"  {line}" for line in variables]
-    return dump(document, header)
+        header += [f"  {secret.variable}: {secret.about}" for secret in variables]
+    return dump(document, header), variables
 
 
-def _written(kind: str, values: dict[str, Any], variables: list[str]) -> dict[str, Any]:
+def _written(kind: str, values: dict[str, Any], variables: list[Secret]) -> dict[str, Any]:
     spec = SPECS[kind]
     written: dict[str, Any] = {}
     for name, info in spec.model_fields.items():
@@ -52,7 +65,7 @@ def _written(kind: str, values: dict[str, Any], variables: list[str]) -> dict[st
             continue
         if name in secrets.SECRET_FIELDS.get(kind, ()):
             variable = secrets.variable_for(kind, values["name"], name)
-            variables.append(f"{variable}: {kind.removesuffix('s')} {values['name']}, {name}")
+            variables.append(Secret(variable, f"{kind.removesuffix('s')} {values['name']}, {name}", value))
             value = f"${{{variable}}}"
         written[name] = as_text(value) if isinstance(value, datetime) else plain_enum(value)
     return written

@@ -77,3 +77,18 @@ def test_export_command_refuses_an_unknown_kind(configured, capsys):
 def test_export_command_prints_the_file(configured, capsys):
     call_command("export", "--only", "hosts")
     assert yaml.safe_load(capsys.readouterr().out)["hosts"][1]["name"] == "web-1"
+
+
+def test_export_can_write_the_secrets_apart_in_a_private_file(configured, tmp_path, capsys):
+    import shlex
+    import stat
+
+    path = tmp_path / "secrets.env"
+    call_command("export", "--secrets-file", str(path))
+    assert CHANNEL_URL not in capsys.readouterr().out
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    assert {name: shlex.split(value)[0] for name, value in values.items()} == {
+        "STATUSDASH_CHANNEL_OPS_URL": CHANNEL_URL,
+        "STATUSDASH_CHECK_SITE_PASSWORD": CHECK_PASSWORD,
+    }
