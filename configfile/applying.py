@@ -190,8 +190,9 @@ def _write(parsed: Parsed, prune: bool, user: Any, errors: list[ConfigError]) ->
         context.doomed_hosts = set(KINDS["hosts"].rows()) - named
     changes: list[Change] = []
     wanted: dict[str, set[str]] = {}
-    for kind, objects in parsed.objects.items():
-        adapter = KINDS[kind]
+    # In the kinds' order, not the file's: a rule may name a host the file lists after it.
+    for kind in (kind for kind in KINDS if kind in parsed.objects):
+        objects, adapter = parsed.objects[kind], KINDS[kind]
         stored = adapter.rows()
         wanted[kind] = set()
         for index, values in objects:
@@ -223,7 +224,8 @@ def _write(parsed: Parsed, prune: bool, user: Any, errors: list[ConfigError]) ->
                 continue
             changes.append(Change(adapter.singular, key, "update" if before else "create", fields))
     if prune:
-        # Hosts last: deleting one takes its rules and checks with it, which must be gone first.
+        # Hosts last, so a rule or check the file's rules or checks no longer name is listed as
+        # removed on its own line before its host's deletion would take it along unlisted.
         for kind in reversed(list(KINDS)):
             if kind not in parsed.objects:
                 continue

@@ -142,11 +142,11 @@ checks:
     assert not Host.objects.filter(name="web-9").exists()
 
 
-def test_a_rule_may_name_a_host_the_same_file_creates(db):
+def test_a_rule_may_name_a_host_the_same_file_creates_even_further_down(db):
     text = """
-hosts: [{name: web-9, tags: [prod]}]
 rules: [{name: web-9-cpu, metric: cpu, warning_level: 90, host: web-9}]
 checks: [{name: web-9-ssh, kind: tcp, target: "web-9.internal:22", runs_on: web-9}]
+hosts: [{name: web-9, tags: [prod]}]
 """
     assert apply_text(text).errors == []
     assert AlertRule.objects.get(name="web-9-cpu").host.name == "web-9"
