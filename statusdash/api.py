@@ -20,6 +20,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from checks.agent_api import router as agent_checks_router
 from checks.api import router as checks_router
+from configfile.api import router as config_router
 from dashboard.api import router as hosts_router
 from hosts.auth import LoginThrottle, issue_token
 from hosts.enroll_api import router as enroll_router
@@ -241,3 +242,4 @@ api.add_router("/enroll", enroll_router)
 api.add_router("/agent", renew_router)
 api.add_router("/agent", agent_checks_router)
 api.add_router("/checks", checks_router)
+api.add_router("/config", config_router)

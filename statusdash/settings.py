@@ -152,6 +152,7 @@ INSTALLED_APPS = [
     "alerts",
     "services",
     "checks",
+    "configfile",
     "dashboard",
 ]
 

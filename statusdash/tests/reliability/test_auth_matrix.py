@@ -16,8 +16,14 @@ from statusdash.tests.support import sample_report
 pytestmark = pytest.mark.reliability
 
 # Operations that need no credentials in headers, by design: logging in, checking a report,
-# and enrollment, whose credential is the one-time token in its body (tested below).
-PUBLIC = {("post", "/api/auth/token"), ("post", "/api/metrics/validate"), ("post", "/api/enroll")}
+# enrollment, whose credential is the one-time token in its body (tested below), and the
+# configuration file's JSON Schema, which holds no data (editors fetch it as they are).
+PUBLIC = {
+    ("post", "/api/auth/token"),
+    ("post", "/api/metrics/validate"),
+    ("post", "/api/enroll"),
+    ("get", "/api/config/schema.json"),
+}
 REPORT = ("post", "/api/metrics/report")
 # What only an agent may do (its own checks, its certificate's renewal): the other side of the matrix.
 AGENT_ONLY = "/api/agent/"
@@ -79,7 +85,7 @@ def test_a_read_key_cannot_report_metrics(shared_hub: tuple[Hub, dict[str, Any]]
 def test_an_agent_key_cannot_read(shared_hub: tuple[Hub, dict[str, Any]]) -> None:
     hub, keys = shared_hub
     for method, path in operations(hub):
-        if method != "get" or path.startswith(AGENT_ONLY):
+        if method != "get" or path.startswith(AGENT_ONLY) or (method, path) in PUBLIC:
             continue
         response = call(hub, method, path, {"X-API-Key": keys["agents"]["web-1"]})
         assert response.status_code == 403, (method, path, response.status_code)
