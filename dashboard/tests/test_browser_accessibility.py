@@ -67,6 +67,9 @@ def test_the_status_page_has_no_wcag_a_or_aa_violation_and_updates_without_a_rel
             in_thread(lambda: check.record(Outcome(CheckState.CRITICAL, "refused", None)))
             page.wait_for_function("document.querySelector('#overall').textContent.includes('outage')", timeout=10_000)
             assert page.evaluate("window.stillTheSamePage") is True
+            # The check's outage is an incident, live too, and the page stays clean with it.
+            assert "website is down" in page.locator("#incidents").inner_text()
+            assert violations(page, axe) == []
         finally:
             browser.close()
 
@@ -99,6 +102,28 @@ def test_the_checks_pages_have_no_wcag_a_or_aa_violation(tmp_path):
             page.click("button[type=submit]")
             page.wait_for_url(f"{url}/")
             for path in ("/checks/", "/checks/db/"):
+                page.goto(f"{url}{path}")
+                assert violations(page, axe) == [], path
+        finally:
+            browser.close()
+
+
+def test_the_check_form_has_no_wcag_a_or_aa_violation(tmp_path):
+    axe = str(require_axe())
+    User.objects.create_user("admin", password="pw-admin-123", is_staff=True)
+    check = public_check("site")
+    check.password = "stored-secret"
+    check.save()
+    with daphne_server(env=hub_env(tmp_path)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/login/")
+            page.fill("#id_username", "admin")
+            page.fill("#id_password", "pw-admin-123")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{url}/")
+            for path in ("/add-check/", "/checks/site/edit/"):
                 page.goto(f"{url}{path}")
                 assert violations(page, axe) == [], path
         finally:
