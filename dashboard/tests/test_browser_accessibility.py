@@ -43,6 +43,15 @@ def violations(page: Page, axe: str) -> list[str]:
     return [f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in found["violations"]]
 
 
+def logged_in(page: Page, url: str, username: str, password: str) -> Page:
+    page.goto(f"{url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    return page
+
+
 def public_check(name: str = "website", state: str = CheckState.OK) -> Check:
     check = Check(name=name, kind="http", target="http://127.0.0.1:9/", public=True, retries=0)
     check.full_clean()
@@ -95,12 +104,7 @@ def test_the_checks_pages_have_no_wcag_a_or_aa_violation(tmp_path):
     with daphne_server(env=hub_env(tmp_path)) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         try:
-            page = browser.new_page()
-            page.goto(f"{url}/login/")
-            page.fill("#id_username", "viewer")
-            page.fill("#id_password", "pw-viewer-123")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{url}/")
+            page = logged_in(browser.new_page(), url, "viewer", "pw-viewer-123")
             for path in ("/checks/", "/checks/db/"):
                 page.goto(f"{url}{path}")
                 assert violations(page, axe) == [], path
@@ -117,12 +121,7 @@ def test_the_check_form_has_no_wcag_a_or_aa_violation(tmp_path):
     with daphne_server(env=hub_env(tmp_path)) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         try:
-            page = browser.new_page()
-            page.goto(f"{url}/login/")
-            page.fill("#id_username", "admin")
-            page.fill("#id_password", "pw-admin-123")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{url}/")
+            page = logged_in(browser.new_page(), url, "admin", "pw-admin-123")
             for path in ("/add-check/", "/checks/site/edit/"):
                 page.goto(f"{url}{path}")
                 assert violations(page, axe) == [], path
