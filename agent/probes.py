@@ -18,16 +18,11 @@ A probe never raises: a failure of the probe itself is an `unknown` result sayin
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
-import selectors
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -35,17 +30,13 @@ from typing import Any, NamedTuple
 
 import requests
 
-OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
+from agent.http_expect import judge as judge_http
+from agent.nagios import CRITICAL, EXIT_STATES, OK, UNKNOWN, WARNING, parse_output, run_capped
+
 MESSAGE_MAX_LENGTH = 500  # the hub refuses longer messages (metrics/schemas.py)
-OUTPUT_LIMIT = 64 * 1024
 BODY_LIMIT = 1024 * 1024  # an HTTP body is read this far for the keyword and JSON checks
-EXIT_STATES = {0: OK, 1: WARNING, 2: CRITICAL, 3: UNKNOWN}
-PERFDATA = re.compile(r"""('[^']+'|[^\s=']+)=(-?[\d.]+)(us|ms|s)?""")
-TIME_LABELS = ("time", "rta", "response_time", "latency")
-UNIT_MS = {"s": 1000.0, "ms": 1.0, "us": 0.001}
 PING_TIME = re.compile(r"time[=<]([\d.]+) ?ms")
 PING_COUNTS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
-NOT_FOUND = object()
 
 
 class Result(NamedTuple):
@@ -151,53 +142,6 @@ def http(check: dict[str, Any]) -> Result:
     if problem:
         return Result(CRITICAL, problem, latency)
     return Result(OK, f"HTTP {status}", latency)
-
-
-def judge_http(options: dict[str, Any], status: int, body: bytes) -> str:
-    """What is wrong with the answer, or "" when it is what the check expects (as the hub's runner)."""
-    expect = options.get("expect_status") or []
-    if expect:
-        if status not in expect:
-            return f"HTTP {status}, expected {', '.join(str(s) for s in expect)}"
-    elif not 200 <= status < 400:
-        return f"HTTP {status}"
-    text = body.decode("utf-8", errors="replace")
-    keyword = options.get("keyword") or ""
-    if keyword:
-        found = keyword in text
-        if found and options.get("keyword_absent"):
-            return f"HTTP {status}, but {keyword!r} is in the body"
-        if not found and not options.get("keyword_absent"):
-            return f"HTTP {status}, but {keyword!r} is not in the body"
-    path = options.get("json_path") or ""
-    if path:
-        try:
-            document = json.loads(text)
-        except ValueError:
-            return f"HTTP {status}, but the body is not JSON"
-        value = json_path(document, path)
-        if value is NOT_FOUND:
-            return f"HTTP {status}, but the JSON has no {path}"
-        expected = options.get("json_expected") or ""
-        if expected and as_text(value) != expected:
-            return f"{path} is {as_text(value)!r}, expected {expected!r}"
-    return ""
-
-
-def json_path(document: Any, path: str) -> Any:
-    value = document
-    for part in path.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return NOT_FOUND
-    return value
-
-
-def as_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 # --- tls -------------------------------------------------------------------------
@@ -348,74 +292,10 @@ def plugin(check: dict[str, Any], allowed_dirs: Sequence[str]) -> Result:
     output, code = run_capped([os.path.realpath(path), *args], timeout)
     if code is None:
         return Result(UNKNOWN, f"the plugin did not finish within {timeout:g} s (killed)")
-    text, latency = parse_plugin_output(output)
+    text, latency = parse_output(output)
     if code not in EXIT_STATES:
         text = f"exit code {code}: {text}"
     return Result(EXIT_STATES.get(code, UNKNOWN), text, latency)
-
-
-def run_capped(argv: list[str], timeout: float) -> tuple[bytes, int | None]:
-    """The first OUTPUT_LIMIT bytes of stdout and stderr and the exit code (None: killed at the timeout).
-
-    No shell; the rest of the output is read and thrown away, so a chatty child neither
-    blocks on a full pipe nor fills the agent's memory.
-    """
-    deadline = time.monotonic() + timeout
-    try:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a timeout kills what it started too
-            close_fds=True,
-        )
-    except OSError as error:
-        return f"cannot start {argv[0]}: {error.strerror or error}".encode(), 3
-    assert process.stdout is not None
-    kept = bytearray()
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                kill_group(process)
-                return bytes(kept), None
-            if not selector.select(timeout=left):
-                continue
-            chunk = os.read(process.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            if len(kept) < OUTPUT_LIMIT:
-                kept += chunk[: OUTPUT_LIMIT - len(kept)]
-    process.stdout.close()
-    try:
-        code = process.wait(timeout=max(0.1, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:  # closed its output but kept running
-        kill_group(process)
-        return bytes(kept), None
-    return bytes(kept), code
-
-
-def kill_group(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
-
-
-def parse_plugin_output(output: bytes) -> tuple[str, float | None]:
-    """The first line's text, and a latency in ms from its performance data if it has one."""
-    first = output.decode("utf-8", errors="replace").split("\n", 1)[0].strip()
-    text, _, perfdata = first.partition("|")
-    for label, value, unit in PERFDATA.findall(perfdata):
-        if label.strip("'").lower() in TIME_LABELS and unit:
-            try:
-                return text.strip() or "(no output)", round(float(value) * UNIT_MS[unit], 3)
-            except ValueError:
-                break
-    return text.strip() or "(no output)", None
 
 
 PROBES = {"http": http, "tcp": tcp, "tls": tls, "dns": dns, "ping": ping}

@@ -65,6 +65,7 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
 AGENT = r"""
 import json, os, sys, time
 import agent.cli  # what `python -m agent run` imports first
+agent.cli.skip_charset_detection()  # and what its main() does first
 from agent.config import Config
 from agent.daemon import Agent
 from agent.spool import Spool
@@ -105,6 +106,7 @@ print(json.dumps({"rss": rss, "cpu_ms": cpu_ms}))
 AGENT_WITH_CHECKS = r"""
 import json, os, sys, threading, time
 import agent.cli
+agent.cli.skip_charset_detection()  # as main() does first
 from agent import probes
 from agent.config import Config
 from agent.daemon import Agent

@@ -7,9 +7,13 @@ read them through the same classes, so a stored value always has the shape they 
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# RFC 9110's token: what a header name may be made of.
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 class Options(BaseModel):
@@ -31,6 +35,17 @@ class HttpOptions(Options):
     headers: dict[str, str] = Field(default_factory=dict, max_length=30)
     verify_tls: bool = True
     body: str = Field("", max_length=10_000)
+
+    @field_validator("headers")
+    @classmethod
+    def headers_are_sendable(cls, headers: dict[str, str]) -> dict[str, str]:
+        # Refused when saved, not found out at every run (httpx raises on each one).
+        for name, value in headers.items():
+            if not HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a header name (letters, digits and -, no spaces)")
+            if any(c in value for c in "\r\n\0"):
+                raise ValueError(f"the value of {name} must be one line")
+        return headers
 
 
 class TcpOptions(Options):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from django.db.models import Q
 
 from checks.models import RESULTS_CURSOR, CheckResult, CheckRollup, CheckState
-from metrics.rollups import RollupSource, bucket_start
+from metrics.rollups import RollupSource, bucket_start, existing_rollups
 
 # Warning counts as up: the check ran and the service answered (see CheckRollup).
 UP_STATES = frozenset({CheckState.OK, CheckState.WARNING})
@@ -93,16 +93,7 @@ def merge_late(step: int, result_ids: list[int]) -> None:
         "service_check_id", "at", "state", "latency_ms"
     ):
         groups[(check_id, bucket_start(at, step))].append((state, latency))
-    starts = [start for _, start in groups]
-    existing = {
-        (rollup.service_check_id, rollup.bucket_start): rollup
-        for rollup in CheckRollup.objects.filter(
-            step=step,
-            service_check_id__in={check_id for check_id, _ in groups},
-            bucket_start__gte=min(starts),
-            bucket_start__lte=max(starts),
-        )
-    }
+    existing = existing_rollups(CheckRollup, "service_check_id", step, groups)
     merged = []
     for (check_id, start), rows in groups.items():
         late = summarize(rows)

@@ -111,7 +111,7 @@ def check_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
     if request.method == "GET":
         form = CheckForm.for_check(check) if name else CheckForm()
         return render(request, "checks/form.html", {**context, "form": form})
-    form = CheckForm(request.POST)
+    form = CheckForm.for_check(check, request.POST) if name else CheckForm(request.POST)
     if form.is_valid():
         try:
             with transaction.atomic():

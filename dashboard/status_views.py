@@ -87,6 +87,7 @@ def summary(request: HttpRequest) -> HttpResponse:
                         "title": i["title"],
                         "severity": i["severity"],
                         "startedAt": i["started_at"],
+                        "endedAt": i["ended_at"],
                         **({"message": i["message"]} if i["message"] else {}),
                     }
                     for i in status["incidents"]

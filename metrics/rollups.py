@@ -15,14 +15,14 @@ before retention may delete its raw row (docs/deploy.md, "Late reports").
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Avg, Count, IntegerField, Max, Min
+from django.db.models import Avg, Count, IntegerField, Max, Min, Model
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -163,21 +163,34 @@ def recompute(step: int, touched: dict[int, set[int]]) -> None:
     save_rollups(rollups)
 
 
+R = TypeVar("R", bound=Model)
+
+
+def existing_rollups(
+    model: type[R], owner: str, step: int, keys: Collection[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], R]:
+    """The rollups already stored for these (owner id, bucket start) keys, by key: one query
+    over the keys' time range. Late rows merge into them (each source's merge_late)."""
+    starts = [start for _, start in keys]
+    rollups = model._default_manager.filter(
+        step=step,
+        bucket_start__gte=min(starts),
+        bucket_start__lte=max(starts),
+        **{f"{owner}__in": {owner_id for owner_id, _ in keys}},
+    )
+    by_key: dict[tuple[int, datetime], R] = {}
+    for rollup in rollups:
+        fields: Any = rollup  # MetricRollup or CheckRollup: both have bucket_start
+        by_key[(getattr(fields, owner), fields.bucket_start)] = rollup
+    return by_key
+
+
 def merge_late(step: int, sample_ids: list[int]) -> None:
     """Fold samples whose bucket starts before the raw window into that bucket's rollup."""
     groups: dict[tuple[int, datetime], list[dict[str, float]]] = defaultdict(list)
     for row in MetricSample.objects.filter(id__in=sample_ids).values("host_id", "collected_at", *CHARTED_COLUMNS):
         groups[(row["host_id"], bucket_start(row["collected_at"], step))].append(row)
-    starts = [start for _, start in groups]
-    existing = {
-        (rollup.host_id, rollup.bucket_start): rollup
-        for rollup in MetricRollup.objects.filter(
-            step=step,
-            host_id__in={host_id for host_id, _ in groups},
-            bucket_start__gte=min(starts),
-            bucket_start__lte=max(starts),
-        )
-    }
+    existing = existing_rollups(MetricRollup, "host_id", step, groups)
     merged = []
     for (host_id, start), samples in groups.items():
         rollup = existing.get((host_id, start)) or MetricRollup(

@@ -99,6 +99,7 @@ def _incident(alert: Alert, label: str, show_message: bool) -> dict[str, Any]:
         "title": title,
         "severity": alert.severity,
         "started_at": alert.started_at,
+        "ended_at": None,
         "message": alert.message if show_message else "",
     }
 
@@ -113,6 +114,24 @@ _sources: list[ComponentSource] = []
 def add_component_source(source: ComponentSource) -> None:
     if source not in _sources:
         _sources.append(source)
+
+
+# And their incidents: each source takes `now` and returns incidents shaped like
+# `_incident()`'s, with `ended_at` set for one that is over (None: ongoing) and
+# `started_at` None for one that began before the source looks back.
+IncidentSource = Callable[[datetime], list[dict[str, Any]]]
+_incident_sources: list[IncidentSource] = []
+
+
+def add_incident_source(source: IncidentSource) -> None:
+    if source not in _incident_sources:
+        _incident_sources.append(source)
+
+
+def incident_order(incident: dict[str, Any]) -> tuple[bool, float]:
+    """Ongoing first, then the most recently ended; each group newest first."""
+    when = incident["ended_at"] or incident["started_at"]
+    return (incident["ended_at"] is not None, -when.timestamp() if when else 0.0)
 
 
 def public_status(now: datetime | None = None) -> dict[str, Any]:
@@ -153,6 +172,9 @@ def public_status(now: datetime | None = None) -> dict[str, Any]:
         else:
             listing = by_host[alert.host_id]
             incidents.append(_incident(alert, listing.label, listing.show_alert_messages))
+    for incident_source in _incident_sources:
+        incidents.extend(incident_source(now))
+    incidents.sort(key=incident_order)
 
     host_counts = HostStatus.tally(c["status"] for c in components if c["kind"] == "host")
     overall = overall_status((c["status"] for c in components if c["kind"] != "host"), host_counts)

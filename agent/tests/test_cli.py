@@ -200,3 +200,39 @@ def test_kill_9_loses_nothing_already_spooled_and_restart_delivers_it(sink, tmp_
     finally:
         stop(process, log)
     assert len(sink.delivered) == len(sink.stored)  # nothing sent twice
+
+
+# What the daemon runs after main(): requests, then a text body that names no charset.
+NO_DETECTOR = """
+import sys, threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from agent import cli
+cli.main(["version"])
+import requests
+
+class Plain(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = "café ✓".encode()
+        self.send_response(200)
+        # No Content-Type: requests guesses the encoding (text/* without charset would be Latin-1).
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+
+server = HTTPServer(("127.0.0.1", 0), Plain)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+text = requests.get(f"http://127.0.0.1:{server.server_address[1]}/", timeout=5).text
+detectors = [name for name in cli.CHARSET_DETECTORS if sys.modules.get(name) is not None]
+print(repr(text), detectors)
+"""
+
+
+def test_the_agent_loads_no_charset_detector_and_reads_text_as_utf8():
+    out = subprocess.run(
+        [sys.executable, "-W", "default", "-c", NO_DETECTOR], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "'café ✓' []"
+    assert "character detection" not in out.stderr  # requests' warning is expected, so silenced

@@ -85,3 +85,100 @@ def test_the_badge_ignores_private_checks(client: Client) -> None:
     make("website", public=True)
     make("internal-billing", CheckState.CRITICAL)
     assert client.get("/status/badge.json").json()["color"] == "brightgreen"
+
+
+def incidents(client: Client) -> list[dict[str, Any]]:
+    return client.get("/status/summary.json").json()["incidents"]
+
+
+def at(minutes_ago: float) -> Any:
+    return timezone.now() - timedelta(minutes=minutes_ago)
+
+
+def watched(name: str, **fields: Any) -> Check:
+    """A check that has been up for ten days."""
+    check = Check(name=name, kind="tcp", target="db.example:5432", retries=0, **fields)
+    check.full_clean()
+    check.save()
+    check.record(Outcome(CheckState.OK, "", 12.0), at=at(60 * 24 * 10))
+    return check
+
+
+def test_a_public_check_going_down_is_an_ongoing_incident(client: Client) -> None:
+    check = watched("website", public=True)
+    check.record(Outcome(CheckState.CRITICAL, "secret-error-text", None), at=at(5))
+    [incident] = incidents(client)
+    assert incident["title"] == "website is down" and incident["severity"] == "critical"
+    assert incident["endedAt"] is None and incident["startedAt"].startswith(f"{check.since:%Y-%m-%dT%H:%M:%S}")
+    html = client.get("/status/").content.decode()
+    assert "website is down" in html and "ongoing since" in html and "secret-error-text" not in html
+
+
+def test_a_recovered_check_shows_its_down_period_with_start_and_end(client: Client) -> None:
+    check = watched("website", public=True)
+    check.record(Outcome(CheckState.CRITICAL, "refused", None), at=at(30))
+    check.record(Outcome(CheckState.OK, "", 12.0), at=at(18))
+    [incident] = incidents(client)
+    assert incident["title"] == "website was down"
+    assert incident["startedAt"] is not None and incident["endedAt"] is not None
+    assert incident["message"] == "Resolved after 12 min."
+    assert "resolved" in client.get("/status/").content.decode()
+
+
+def test_a_failure_within_the_retries_is_no_incident(client: Client) -> None:
+    check = watched("website", public=True)
+    Check.objects.filter(pk=check.pk).update(retries=1)
+    check.refresh_from_db()
+    check.record(Outcome(CheckState.CRITICAL, "refused", None), at=at(1))
+    assert incidents(client) == []
+
+
+def test_a_private_checks_down_period_is_no_incident(client: Client) -> None:
+    check = watched("internal-billing")
+    check.record(Outcome(CheckState.CRITICAL, "refused", None), at=at(5))
+    assert incidents(client) == []
+
+
+def test_a_warning_is_a_degraded_incident(client: Client) -> None:
+    check = watched("cert", public=True)
+    check.record(Outcome(CheckState.WARNING, "expires in 9 days", None), at=at(5))
+    [incident] = incidents(client)
+    assert (incident["title"], incident["severity"]) == ("cert is degraded", "warning")
+
+
+def test_warning_then_critical_is_one_incident_at_its_worst(client: Client) -> None:
+    check = watched("cert", public=True)
+    check.record(Outcome(CheckState.WARNING, "", None), at=at(9))
+    check.record(Outcome(CheckState.CRITICAL, "", None), at=at(5))
+    [incident] = incidents(client)
+    assert (incident["title"], incident["severity"]) == ("cert is down", "critical")
+
+
+def test_a_down_period_over_before_the_window_is_not_listed(client: Client) -> None:
+    check = watched("website", public=True)
+    check.record(Outcome(CheckState.CRITICAL, "", None), at=at(60 * 24 * 8 + 10))
+    check.record(Outcome(CheckState.OK, "", 1.0), at=at(60 * 24 * 8))
+    assert incidents(client) == []
+
+
+def test_an_outage_begun_before_the_window_and_still_on_is_listed_as_ongoing(client: Client) -> None:
+    check = watched("website", public=True)
+    check.record(Outcome(CheckState.CRITICAL, "", None), at=at(60 * 24 * 8))
+    [incident] = incidents(client)
+    assert (incident["title"], incident["startedAt"], incident["endedAt"]) == ("website is down", None, None)
+
+
+def test_an_outage_begun_before_the_window_and_ended_in_it_is_listed_as_resolved(client: Client) -> None:
+    check = watched("website", public=True)
+    check.record(Outcome(CheckState.CRITICAL, "", None), at=at(60 * 24 * 8))
+    check.record(Outcome(CheckState.OK, "", 1.0), at=at(60))
+    [incident] = incidents(client)
+    assert (incident["title"], incident["startedAt"], incident["message"]) == ("website was down", None, "Resolved.")
+
+
+def test_ongoing_incidents_come_before_resolved_ones(client: Client) -> None:
+    old = watched("api", public=True)
+    old.record(Outcome(CheckState.CRITICAL, "", None), at=at(50))
+    old.record(Outcome(CheckState.OK, "", 1.0), at=at(40))
+    watched("website", public=True).record(Outcome(CheckState.CRITICAL, "", None), at=at(100))
+    assert [i["title"] for i in incidents(client)] == ["website is down", "api was down"]

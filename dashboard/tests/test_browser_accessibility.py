@@ -43,6 +43,15 @@ def violations(page: Page, axe: str) -> list[str]:
     return [f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in found["violations"]]
 
 
+def logged_in(page: Page, url: str, username: str, password: str) -> Page:
+    page.goto(f"{url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    return page
+
+
 def public_check(name: str = "website", state: str = CheckState.OK) -> Check:
     check = Check(name=name, kind="http", target="http://127.0.0.1:9/", public=True, retries=0)
     check.full_clean()
@@ -67,6 +76,9 @@ def test_the_status_page_has_no_wcag_a_or_aa_violation_and_updates_without_a_rel
             in_thread(lambda: check.record(Outcome(CheckState.CRITICAL, "refused", None)))
             page.wait_for_function("document.querySelector('#overall').textContent.includes('outage')", timeout=10_000)
             assert page.evaluate("window.stillTheSamePage") is True
+            # The check's outage is an incident, live too, and the page stays clean with it.
+            assert "website is down" in page.locator("#incidents").inner_text()
+            assert violations(page, axe) == []
         finally:
             browser.close()
 
@@ -84,22 +96,34 @@ def test_the_status_page_in_dark_mode_has_no_wcag_a_or_aa_violation(tmp_path):
             browser.close()
 
 
-def test_the_checks_pages_have_no_wcag_a_or_aa_violation(tmp_path):
+def violations_when_logged_in(tmp_path: Any, username: str, password: str, paths: list[str]) -> dict[str, list[str]]:
+    """axe's findings on each page, read by a user logged in through the real login form."""
     axe = str(require_axe())
-    User.objects.create_user("viewer", password="pw-viewer-123")
-    check = public_check("db", CheckState.CRITICAL)
-    check.record(Outcome(CheckState.CRITICAL, "connection refused", None), at=timezone.now())
     with daphne_server(env=hub_env(tmp_path)) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         try:
-            page = browser.new_page()
-            page.goto(f"{url}/login/")
-            page.fill("#id_username", "viewer")
-            page.fill("#id_password", "pw-viewer-123")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{url}/")
-            for path in ("/checks/", "/checks/db/"):
+            page = logged_in(browser.new_page(), url, username, password)
+            found = {}
+            for path in paths:
                 page.goto(f"{url}{path}")
-                assert violations(page, axe) == [], path
+                found[path] = violations(page, axe)
+            return found
         finally:
             browser.close()
+
+
+def test_the_checks_pages_have_no_wcag_a_or_aa_violation(tmp_path):
+    User.objects.create_user("viewer", password="pw-viewer-123")
+    check = public_check("db", CheckState.CRITICAL)
+    check.record(Outcome(CheckState.CRITICAL, "connection refused", None), at=timezone.now())
+    paths = ["/checks/", "/checks/db/"]
+    assert violations_when_logged_in(tmp_path, "viewer", "pw-viewer-123", paths) == {path: [] for path in paths}
+
+
+def test_the_check_form_has_no_wcag_a_or_aa_violation(tmp_path):
+    User.objects.create_user("admin", password="pw-admin-123", is_staff=True)
+    check = public_check("site")
+    check.password = "stored-secret"
+    check.save()
+    paths = ["/add-check/", "/checks/site/edit/"]
+    assert violations_when_logged_in(tmp_path, "admin", "pw-admin-123", paths) == {path: [] for path in paths}

@@ -179,3 +179,103 @@ def test_the_checks_own_validation_errors_show_by_field(admin_client):
 def test_bad_options_json_is_a_400_on_the_options_field(admin_client):
     response = admin_client.post("/add-check/", {**FORM, "options": "{nope"})
     assert response.status_code == 400 and 'id="id_options-error"' in response.content.decode()
+
+
+SECRETS = {"username": "monitor", "password": "pa55-word", "bearer_token": "tok-123456"}
+
+
+def http_check(**fields: Any) -> Check:
+    return make("site", kind="http", target="http://127.0.0.1:5000/health", **fields)
+
+
+def test_an_admin_adds_a_check_with_credentials_and_headers(admin_client):
+    response = admin_client.post("/add-check/", {**FORM, **SECRETS, "headers": "X-Probe: yes\nAccept: text/plain"})
+    assert response.status_code == 302
+    check = Check.objects.get(name="site")
+    assert (check.username, check.password, check.bearer_token) == ("monitor", "pa55-word", "tok-123456")
+    assert check.options["headers"] == {"X-Probe": "yes", "Accept": "text/plain"}
+
+
+def test_the_edit_form_never_shows_a_stored_secret(admin_client):
+    http_check(**SECRETS, options={"headers": {"X-Probe": "yes"}})
+    html = admin_client.get("/checks/site/edit/").content.decode()
+    assert "pa55-word" not in html and "tok-123456" not in html
+    assert html.count("One is stored (never shown)") == 2
+    assert 'value="monitor"' in html and "X-Probe: yes" in html
+
+
+def test_a_refused_form_does_not_echo_the_typed_secret(admin_client):
+    response = admin_client.post("/add-check/", {**FORM, **SECRETS, "target": "not a url"})
+    assert response.status_code == 400 and "pa55-word" not in response.content.decode()
+
+
+def test_blank_secrets_on_edit_keep_the_stored_ones(admin_client):
+    http_check(**SECRETS)
+    response = admin_client.post(
+        "/checks/site/edit/", {**FORM, "username": "monitor", "target": "http://127.0.0.1:5001/"}
+    )
+    assert response.status_code == 302
+    check = Check.objects.get(name="site")
+    assert (check.target, check.password, check.bearer_token) == ("http://127.0.0.1:5001/", "pa55-word", "tok-123456")
+
+
+def test_a_new_secret_on_edit_replaces_the_stored_one(admin_client):
+    http_check(**SECRETS)
+    admin_client.post("/checks/site/edit/", {**FORM, "username": "monitor", "bearer_token": "tok-new"})
+    check = Check.objects.get(name="site")
+    assert (check.password, check.bearer_token) == ("pa55-word", "tok-new")
+
+
+def test_forget_clears_the_stored_secrets(admin_client):
+    http_check(**SECRETS)
+    response = admin_client.post("/checks/site/edit/", {**FORM, "username": "", "forget_secrets": "on"})
+    assert response.status_code == 302
+    check = Check.objects.get(name="site")
+    assert (check.username, check.password, check.bearer_token) == ("", "", "")
+
+
+def test_a_header_line_without_a_colon_is_a_400_on_the_headers_field(admin_client):
+    response = admin_client.post("/add-check/", {**FORM, "headers": "X-Probe yes"})
+    assert response.status_code == 400 and 'id="id_headers-error"' in response.content.decode()
+    assert not Check.objects.exists()
+
+
+def test_a_header_name_with_a_space_is_a_400_on_the_headers_field(admin_client):
+    response = admin_client.post("/add-check/", {**FORM, "headers": "X Probe: yes"})
+    assert response.status_code == 400 and 'id="id_headers-error"' in response.content.decode()
+    assert not Check.objects.exists()
+
+
+def test_headers_on_a_tcp_check_are_a_400(admin_client):
+    response = admin_client.post("/add-check/", {**FORM, "kind": "tcp", "target": "db:5432", "headers": "A: b"})
+    assert response.status_code == 400 and 'id="id_headers-error"' in response.content.decode()
+    assert not Check.objects.exists()
+
+
+def test_headers_in_both_places_are_a_400(admin_client):
+    response = admin_client.post("/add-check/", {**FORM, "headers": "A: b", "options": '{"headers": {"C": "d"}}'})
+    assert response.status_code == 400 and 'id="id_headers-error"' in response.content.decode()
+    assert not Check.objects.exists()
+
+
+def test_credentials_on_a_tcp_check_are_a_400_and_nothing_is_written(admin_client):
+    make("db")
+    response = admin_client.post(
+        "/checks/db/edit/", {**FORM, "name": "db", "kind": "tcp", "target": "db2:5432", "bearer_token": "tok"}
+    )
+    assert response.status_code == 400 and 'id="id_bearer_token-error"' in response.content.decode()
+    check = Check.objects.get(name="db")
+    assert (check.target, check.bearer_token) == ("db.example:5432", "")
+
+
+def test_a_password_too_long_is_a_400_on_the_password_field(admin_client):
+    http_check(**SECRETS)
+    response = admin_client.post("/checks/site/edit/", {**FORM, "username": "monitor", "password": "x" * 201})
+    assert response.status_code == 400 and 'id="id_password-error"' in response.content.decode()
+    assert Check.objects.get(name="site").password == "pa55-word"
+
+
+def test_a_bad_header_in_the_options_json_is_refused_by_the_check(admin_client):
+    response = admin_client.post("/add-check/", {**FORM, "options": '{"headers": {"X Probe": "a"}}'})
+    assert response.status_code == 400 and 'id="id_options-error"' in response.content.decode()
+    assert not Check.objects.exists()
