@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 from django.conf import settings
@@ -201,12 +202,19 @@ def require_sso(request: HttpRequest) -> HttpResponse | None:
     """A 404 while SSO is not configured; a 503 page while the provider cannot be reached."""
     if not settings.OIDC_ENABLED:
         raise Http404("single sign-on is not configured")
+    # The library builds the redirect URI from the request; the provider knows the hub by
+    # PUBLIC_URL, whatever scheme and Host a TLS-terminating proxy passes on.
+    request.build_absolute_uri = public_url  # type: ignore[method-assign]
     try:
         discovery()
     except ProviderUnavailable as error:
         log.warning("sso provider unavailable", extra={"error": str(error)})
         return render(request, "login_sso_unavailable.html", {"issuer": settings.OIDC_ISSUER}, status=503)
     return None
+
+
+def public_url(location: str | None = None) -> str:
+    return urljoin(f"{settings.PUBLIC_URL}/", location or "")
 
 
 class AuthenticationRequestView(OIDCAuthenticationRequestView):

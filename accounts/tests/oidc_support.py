@@ -48,9 +48,10 @@ def oidc_provider(hub_url: str) -> Iterator[str]:
             stop(process)
 
 
-def hub_sso_env(issuer: str, **extra: str) -> dict[str, str]:
+def hub_sso_env(issuer: str, hub_url: str, **extra: str) -> dict[str, str]:
     """The hub's settings for this provider."""
     return {
+        "PUBLIC_URL": hub_url,
         "OIDC_ISSUER": issuer,
         "OIDC_CLIENT_ID": CLIENT_ID,
         "OIDC_CLIENT_SECRET": CLIENT_SECRET,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
@@ -77,6 +79,8 @@ def test_the_sso_button_leads_to_the_providers_authorization_endpoint_with_pkce(
     location = response["Location"]
     assert location.startswith(f"{issuer}/auth?")
     assert f"client_id={CLIENT_ID}" in location and "code_challenge_method=S256" in location
+    # The provider knows the hub by PUBLIC_URL, not by the Host this request came with (testserver).
+    assert f"redirect_uri={quote(settings.PUBLIC_URL, safe='')}%2Foidc%2Fcallback%2F&" in location
     assert client.session["oidc_login_next"] == "/alerts/"
 
 

@@ -50,7 +50,10 @@ def sign_in_at_provider(page: Page, hub: str, login: str) -> None:
 def sso_hub(transactional_db: Any, tmp_path: Any) -> Any:
     port = free_port()
     hub_url = f"http://127.0.0.1:{port}"
-    with oidc_provider(hub_url) as issuer, daphne_server(env=hub_env(tmp_path, **hub_sso_env(issuer)), port=port):
+    with (
+        oidc_provider(hub_url) as issuer,
+        daphne_server(env=hub_env(tmp_path, **hub_sso_env(issuer, hub_url)), port=port),
+    ):
         yield hub_url
 
 
@@ -58,7 +61,7 @@ def sso_hub(transactional_db: Any, tmp_path: Any) -> Any:
 def sso_only_hub(transactional_db: Any, tmp_path: Any) -> Any:
     port = free_port()
     hub_url = f"http://127.0.0.1:{port}"
-    env = hub_env(tmp_path, **hub_sso_env("", PASSWORD_LOGIN="false"))
+    env = hub_env(tmp_path, **hub_sso_env("", hub_url, PASSWORD_LOGIN="false"))
     with oidc_provider(hub_url) as issuer, daphne_server(env={**env, "OIDC_ISSUER": issuer}, port=port):
         yield hub_url
 
