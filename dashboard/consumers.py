@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from accounts.sessions import owes_second_factor
 from dashboard import groups, live
 from dashboard.fragments import render_fragments
 from dashboard.overview import describe_hosts
@@ -37,13 +38,16 @@ class LiveConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        session = self.scope.get("session")
+        if session is not None and await database_sync_to_async(owes_second_factor)(user, session):
+            await self.close(code=CLOSE_UNAUTHENTICATED)  # the page itself sends them to log in or enroll
+            return
         groups = await self.groups_to_join()
         if groups is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
         # Also the user's and the session's own groups: a log-out or deactivation closes the socket.
         groups = [*groups, live.user_group(user.pk)]
-        session = self.scope.get("session")
         if session is not None and session.session_key:
             groups.append(live.session_group(session.session_key))
         live.serving_websockets()

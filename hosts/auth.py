@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -11,7 +10,6 @@ import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import HttpError
@@ -24,46 +22,6 @@ from hosts.models import ApiKey, ApiKeyScope, TokenVersion
 log = logging.getLogger(__name__)
 JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "statusdash-api"
-
-
-class LoginThrottle:
-    """Failed password checks, counted per username and address, and per address alone.
-
-    Every way to check a password uses it (the log-in form, the admin's, POST /api/auth/token):
-    each check costs a password hash, so an open one is a way to exhaust the CPU. Counted in
-    the cache (Redis when configured, so all web processes share the counts). The address is
-    the real client's (originating_address), never a trusted proxy's, so one client cannot
-    lock everyone behind nginx out. Per username and address: an attacker cannot lock a real
-    user out from elsewhere, and one address cannot try many passwords for one account. Per
-    address alone, with a higher limit: one address cannot spray many usernames.
-    """
-
-    def __init__(self, username: str, address: str) -> None:
-        pair = hashlib.sha256(f"{username.strip().lower()}\0{address}".encode()).hexdigest()
-        alone = hashlib.sha256(address.encode()).hexdigest()
-        self.key = f"login-failures:{pair}"
-        self.limits = {
-            self.key: settings.LOGIN_MAX_FAILURES,
-            f"login-failures-address:{alone}": settings.LOGIN_MAX_FAILURES_PER_ADDRESS,
-        }
-
-    def is_locked(self) -> bool:
-        counts = cache.get_many(list(self.limits))
-        return any(counts.get(key, 0) >= limit for key, limit in self.limits.items())
-
-    def record_failure(self) -> None:
-        for key in self.limits:
-            # add() starts the window only at the first failure; incr() keeps its expiry,
-            # so the lockout ends LOGIN_LOCKOUT_SECONDS after the first failed attempt.
-            if not cache.add(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS):
-                try:
-                    cache.incr(key)
-                except ValueError:  # expired between add() and incr()
-                    cache.add(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
-
-    def clear(self) -> None:
-        """A success forgives this username's failures from this address (not the address's total)."""
-        cache.delete(self.key)
 
 
 def issue_token(user: AbstractBaseUser) -> tuple[str, int]:

@@ -15,14 +15,16 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern
-from ninja import NinjaAPI, Schema, Status
+from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from accounts import two_factor
+from accounts.login_throttle import LoginThrottle
 from checks.agent_api import router as agent_checks_router
 from checks.api import router as checks_router
 from configfile.api import router as config_router
 from dashboard.api import router as hosts_router
-from hosts.auth import LoginThrottle, issue_token
+from hosts.auth import issue_token
 from hosts.enroll_api import router as enroll_router
 from hosts.identity import AgentIdentity, IdentityRefused, originating_address
 from hosts.models import ApiKey
@@ -207,6 +209,11 @@ def storage_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
 class TokenIn(Schema):
     username: str
     password: str
+    otp: str | None = Field(
+        None,
+        max_length=64,
+        description="A current two-factor code (or a recovery code): needed once the user has enrolled.",
+    )
 
 
 class TokenOut(Schema):
@@ -215,12 +222,17 @@ class TokenOut(Schema):
     expires_in: int
 
 
-@api.post("/auth/token", response={200: TokenOut, 401: ErrorOut, 429: ErrorOut}, tags=["auth"], auth=None)
+@api.post(
+    "/auth/token", response={200: TokenOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut}, tags=["auth"], auth=None
+)
 def create_token(request: HttpRequest, credentials: TokenIn) -> Status:
-    """Exchange a dashboard username and password for a short-lived bearer token.
+    """Exchange a dashboard username and password (and `otp`, for a user with two-factor log-in)
+    for a short-lived bearer token.
 
-    Throttled like the log-in form: after LOGIN_MAX_FAILURES wrong passwords, 429 for a while.
+    Throttled like the log-in form: after LOGIN_MAX_FAILURES wrong passwords or codes, 429 for a while.
     """
+    if not settings.PASSWORD_LOGIN:
+        raise HttpError(403, "password log-in is off on this hub (PASSWORD_LOGIN=false): sign in with SSO")
     throttle = LoginThrottle(credentials.username, originating_address(request))
     if throttle.is_locked():
         raise HttpError(
@@ -230,6 +242,15 @@ def create_token(request: HttpRequest, credentials: TokenIn) -> Status:
     if user is None or not user.is_active:
         throttle.record_failure()
         raise HttpError(401, "wrong username or password")
+    if two_factor.is_enrolled(user):
+        if not credentials.otp:
+            # Not a failure: the password was right, the client did not know a code was needed.
+            raise HttpError(401, "otp: this user has two-factor log-in; send the current code in the field otp")
+        if two_factor.verify(user, credentials.otp) is None:
+            throttle.record_failure()
+            raise HttpError(401, "otp: wrong or already used two-factor code")
+    elif two_factor.must_enroll(user):
+        raise HttpError(403, "set up two-factor log-in on the dashboard first (/account/two-factor/): REQUIRE_2FA")
     throttle.clear()
     token, lifetime = issue_token(user)
     return Status(200, {"access_token": token, "expires_in": lifetime})

@@ -20,8 +20,10 @@ from django.core.exceptions import ImproperlyConfigured
 from statusdash.lib import filebroker
 from statusdash.lib.env import (
     env_bool,
+    env_choice,
     env_int,
     env_list,
+    env_map,
     env_networks,
     env_percent,
     env_str,
@@ -145,6 +147,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "audit",
     "accounts",
     "hosts",
@@ -164,6 +169,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # A session that owes a second factor, or an enrollment REQUIRE_2FA asks for, goes nowhere else.
+    "accounts.middleware.TwoFactorGateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -350,6 +359,53 @@ LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 # Failed log-ins from one address, whatever the usernames, before it too is locked out.
 LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
+# --- Two-factor log-in (accounts/two_factor.py) ---
+# Who must enroll a second factor (TOTP) before using the hub: "admins" (every admin, once
+# one admin has enrolled, so a fresh hub is not locked before its first admin sets it up),
+# "all" (everyone who logs in with a password), or "none" (anyone may enroll; no one must).
+REQUIRE_2FA = env_choice("REQUIRE_2FA", "admins", ("admins", "all", "none"))
+# Shown in the authenticator app beside the account name.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "statusdash")
+# How long after the password step the code step may be completed.
+LOGIN_CODE_STEP_SECONDS = 300
+
+# --- Single sign-on, OpenID Connect (accounts/oidc.py) ---
+# Set all three to offer "Sign in with SSO"; the provider's endpoints are discovered from
+# OIDC_ISSUER/.well-known/openid-configuration on first use.
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+_oidc_given = [name for name in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET") if globals()[name]]
+if _oidc_given and len(_oidc_given) != 3:
+    raise ImproperlyConfigured(
+        f"OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together; only {', '.join(_oidc_given)} is set"
+    )
+if OIDC_ISSUER and urlsplit(OIDC_ISSUER).scheme not in ("http", "https"):
+    raise ImproperlyConfigured(f"OIDC_ISSUER must be an http(s) URL, got {OIDC_ISSUER!r}")
+OIDC_ENABLED = bool(OIDC_ISSUER)
+# The claim that carries the user's groups (a list or one string), and which of its values
+# give which role: "idp-value:role" pairs. Empty map: the values are the role names themselves.
+OIDC_ROLE_CLAIM = env_str("OIDC_ROLE_CLAIM", "groups")
+OIDC_ROLE_MAP = env_map("OIDC_ROLE_MAP")
+for _idp_value, _role in OIDC_ROLE_MAP.items():
+    if _role not in ("viewer", "operator", "admin"):
+        raise ImproperlyConfigured(f"OIDC_ROLE_MAP: {_idp_value!r} maps to {_role!r}, not viewer, operator or admin")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1, maximum=120)
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_CALLBACK_CLASS = "accounts.oidc.CallbackView"
+OIDC_AUTHENTICATE_CLASS = "accounts.oidc.AuthenticationRequestView"
+LOGIN_REDIRECT_URL_FAILURE = "/login/sso-refused/"
+# Off: no password form anywhere (the log-in page, the admin's, POST /api/auth/token); SSO only.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
+if not PASSWORD_LOGIN and not OIDC_ENABLED:
+    raise ImproperlyConfigured("PASSWORD_LOGIN=false needs OIDC_ISSUER: no one could log in")
+# Without the password backend no password is checked anywhere, whatever form a request reaches.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"] if PASSWORD_LOGIN else []
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.RoleClaimBackend")
 
 # --- Alerting, rollups, retention and backups (alerts/, metrics/tasks.py, metrics/backups.py) ---
 from celery.schedules import crontab  # noqa: E402

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.login import ThrottledLoginView
+from dashboard.login import ThrottledLoginView, login_code, sso_refused
 from metrics.exposition import metrics_view
 from statusdash.api import api
 from statusdash.lib.health import health
@@ -15,6 +15,10 @@ urlpatterns = [
     path("admin/login/", ThrottledLoginView.as_view()),
     path("admin/", admin.site.urls),
     path("login/", ThrottledLoginView.as_view(), name="login"),
+    path("login/code/", login_code, name="login-code"),
+    path("login/sso-refused/", sso_refused, name="sso-refused"),
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("account/", include("accounts.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("alerts/", include("dashboard.alert_urls")),
     path("status/", include("dashboard.status_urls")),

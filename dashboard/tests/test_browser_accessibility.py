@@ -127,3 +127,54 @@ def test_the_check_form_has_no_wcag_a_or_aa_violation(tmp_path):
     check.save()
     paths = ["/add-check/", "/checks/site/edit/"]
     assert violations_when_logged_in(tmp_path, "admin", "pw-admin-123", paths) == {path: [] for path in paths}
+
+
+def authenticator_code(secret: str) -> str:
+    """The code an authenticator app shows for the secret typed from the page (no ORM here)."""
+    from base64 import b32decode
+
+    from django_otp.oath import TOTP
+
+    key = b32decode(secret.replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8))
+    return f"{TOTP(key).token():06d}"
+
+
+def test_the_log_in_steps_and_two_factor_pages_have_no_wcag_a_or_aa_violation(tmp_path):
+    """Also the two-factor set-up as a person does it: QR page, confirm, recovery codes, code step."""
+    axe = str(require_axe())
+    User.objects.create_user("viewer", password="pw-viewer-123")
+    # A provider that is never asked: the SSO button and the refusal page need only the settings.
+    sso = {"OIDC_ISSUER": "http://127.0.0.1:9", "OIDC_CLIENT_ID": "statusdash", "OIDC_CLIENT_SECRET": "x"}
+    with daphne_server(env=hub_env(tmp_path, **sso)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            for path in ("/login/", "/login/sso-refused/"):
+                page.goto(f"{url}{path}")
+                assert violations(page, axe) == [], path
+            page.goto(f"{url}/login/")
+            page.fill("#id_username", "viewer")
+            page.fill("#id_password", "pw-viewer-123")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{url}/")
+            page.get_by_role("link", name="Two-factor").click()
+            assert violations(page, axe) == [], "two-factor, off"
+            page.get_by_role("button", name="Set up an authenticator").click()
+            assert page.locator(".qr svg").count() == 1
+            assert violations(page, axe) == [], "two-factor, QR code"
+            page.fill("#confirm-code", authenticator_code(page.locator("#totp-secret").inner_text()))
+            page.get_by_role("button", name="Confirm").click()
+            recovery = page.locator(".recovery-codes li").all_inner_texts()
+            assert len(recovery) == 10
+            assert violations(page, axe) == [], "two-factor, recovery codes"
+            page.get_by_role("button", name="Log out viewer").click()
+            page.fill("#id_username", "viewer")
+            page.fill("#id_password", "pw-viewer-123")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{url}/login/code/")
+            assert violations(page, axe) == [], "code step"
+            page.fill("#id_code", recovery[0])
+            page.get_by_role("button", name="Verify").click()
+            page.wait_for_url(f"{url}/")
+        finally:
+            browser.close()

@@ -329,3 +329,24 @@ async def test_a_new_password_closes_all_their_sockets(monkeypatch: pytest.Monke
 
     await database_sync_to_async(change_password)()
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_session_that_owes_its_second_factor_gets_no_socket() -> None:
+    from accounts.tests.totp import enroll
+
+    user, _, _ = await database_sync_to_async(setup_host)()
+    session = await database_sync_to_async(log_in_session)(user)
+    await database_sync_to_async(enroll)(user)  # in another browser, after this session began
+    communicator = await connect(user)
+    communicator.scope["session"] = session
+    connected, code = await communicator.connect()
+    assert not connected and code == 4401
+
+
+async def test_a_user_who_must_enroll_gets_no_socket(settings: Any) -> None:
+    settings.REQUIRE_2FA = "all"
+    user, _, _ = await database_sync_to_async(setup_host)()
+    communicator = await connect(user)
+    communicator.scope["session"] = await database_sync_to_async(log_in_session)(user)
+    connected, code = await communicator.connect()
+    assert not connected and code == 4401

@@ -128,3 +128,71 @@ def test_a_locked_out_token_request_checks_no_password(client: Client, reader: U
     with mock.patch("statusdash.api.authenticate", autospec=True) as authenticate:
         assert token_for(client, "reader", "wrong").status_code == 429
     authenticate.assert_not_called()
+
+
+def token_with_otp(client: Client, otp: str | None, address: str = "127.0.0.1") -> Any:
+    body = {"username": "reader", "password": "correct horse battery"}
+    if otp is not None:
+        body["otp"] = otp
+    return client.post("/api/auth/token", json.dumps(body), content_type="application/json", REMOTE_ADDR=address)
+
+
+@pytest.fixture
+def enrolled_reader(reader: User) -> Any:
+    from accounts.tests.totp import enroll
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        device, codes = enroll(reader)
+        clock.shift(timedelta(seconds=30))
+        yield device, codes, clock
+
+
+def test_a_user_with_two_factor_must_send_the_otp_field(client: Client, enrolled_reader: Any) -> None:
+    response = token_with_otp(client, None)
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("otp:")
+
+
+def test_a_user_with_two_factor_gets_a_token_with_the_current_code(client: Client, enrolled_reader: Any) -> None:
+    from accounts.tests.totp import code_for
+
+    device, _, _ = enrolled_reader
+    response = token_with_otp(client, code_for(device))
+    assert response.status_code == 200, response.json()
+    assert client.get("/api/hosts", HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}").status_code == 200
+
+
+def test_a_recovery_code_gets_a_token_once(client: Client, enrolled_reader: Any) -> None:
+    _, codes, _ = enrolled_reader
+    assert token_with_otp(client, codes[0]).status_code == 200
+    assert token_with_otp(client, codes[0]).status_code == 401
+
+
+@override_settings(LOGIN_MAX_FAILURES=3)
+def test_wrong_codes_for_a_token_are_throttled(client: Client, enrolled_reader: Any) -> None:
+    from accounts.tests.totp import code_for
+
+    device, _, clock = enrolled_reader
+    for _ in range(3):
+        response = token_with_otp(client, "not-it")
+        assert response.status_code == 401 and response.json()["detail"].startswith("otp:")
+        clock.shift(timedelta(seconds=2))
+    assert token_with_otp(client, code_for(device)).status_code == 429
+
+
+def test_an_otp_longer_than_any_code_is_a_422_naming_the_field(client: Client, enrolled_reader: Any) -> None:
+    response = token_with_otp(client, "1" * 65)
+    assert response.status_code == 422
+    assert "otp" in json.dumps(response.json())
+
+
+@override_settings(REQUIRE_2FA="all")
+def test_a_user_who_must_enroll_gets_no_token(client: Client, reader: User) -> None:
+    response = token_for(client, "reader", "correct horse battery")
+    assert response.status_code == 403 and "two-factor" in response.json()["detail"]
+
+
+@override_settings(PASSWORD_LOGIN=False)
+def test_no_token_for_a_password_when_password_log_in_is_off(client: Client, reader: User) -> None:
+    response = token_for(client, "reader", "correct horse battery")
+    assert response.status_code == 403 and "PASSWORD_LOGIN" in response.json()["detail"]

@@ -76,6 +76,31 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (case-insensitive); anything else stops start-up naming the choices."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
+def env_map(name: str, default: str = "") -> dict[str, str]:
+    """`key:value,key:value` pairs (a comma-separated list of them), each key once."""
+    pairs: dict[str, str] = {}
+    for item in env_list(name, default):
+        key, sep, value = item.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise ImproperlyConfigured(f"{name}: expected key:value pairs separated by commas, got {item!r}")
+        if key in pairs:
+            raise ImproperlyConfigured(f"{name}: {key!r} is given twice")
+        pairs[key] = value
+    return pairs
+
+
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

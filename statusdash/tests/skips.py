@@ -134,3 +134,27 @@ def require_axe() -> Path:
     if not AXE_PATH.is_file():
         unavailable(f"axe-core is not installed at {AXE_PATH} (npm install --prefix var/axe axe-core@4)")
     return AXE_PATH
+
+
+# oidc-provider (a test tool only, the single sign-on tests' identity provider):
+# `npm install --prefix var/oidc-provider oidc-provider@9.13.3`, git-ignored under var/; run with node.
+OIDC_PROVIDER_PATH = (
+    Path(__file__).resolve().parents[2]
+    / "var"
+    / "oidc-provider"
+    / "node_modules"
+    / "oidc-provider"
+    / "lib"
+    / "index.js"
+)
+
+
+def require_oidc_provider() -> tuple[str, Path]:
+    """node and the oidc-provider package's entry point, or unavailable()."""
+    node = require_tool("node", "nodejs")
+    if not OIDC_PROVIDER_PATH.is_file():
+        unavailable(
+            f"oidc-provider is not installed at {OIDC_PROVIDER_PATH} "
+            "(npm install --prefix var/oidc-provider oidc-provider@9.13.3)"
+        )
+    return node, OIDC_PROVIDER_PATH

@@ -56,6 +56,12 @@ def test_defaults_run_with_no_environment(tmp_path: Path) -> None:
         ("ALERT_RETENTION_DAYS", "0", "ALERT_RETENTION_DAYS must be at least 1"),
         ("ALERT_RETENTION_DAYS", "36501", "ALERT_RETENTION_DAYS must be at most 36500"),
         ("INGEST_SYNCHRONOUS_COMMIT", "sometimes", "INGEST_SYNCHRONOUS_COMMIT must be true or false"),
+        ("REQUIRE_2FA", "admin", "REQUIRE_2FA must be one of admins, all, none"),
+        ("PASSWORD_LOGIN", "false", "PASSWORD_LOGIN=false needs OIDC_ISSUER"),
+        ("OIDC_ISSUER", "https://id.example.test", "only OIDC_ISSUER is set"),
+        ("OIDC_ROLE_MAP", "ops", "OIDC_ROLE_MAP: expected key:value pairs"),
+        ("OIDC_ROLE_MAP", "ops:root", "OIDC_ROLE_MAP: 'ops' maps to 'root'"),
+        ("OIDC_ROLE_MAP", "ops:viewer,ops:admin", "OIDC_ROLE_MAP: 'ops' is given twice"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path: Path, variable: str, value: str, message: str) -> None:
@@ -63,6 +69,23 @@ def test_bad_value_stops_start_up_naming_the_variable(tmp_path: Path, variable: 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+def test_oidc_settings_read_together(tmp_path: Path) -> None:
+    result = load_settings(
+        tmp_path,
+        show="print(s.OIDC_ENABLED, s.OIDC_ISSUER, s.OIDC_ROLE_MAP, s.AUTHENTICATION_BACKENDS, s.REQUIRE_2FA)",
+        OIDC_ISSUER="https://id.example.test/",
+        OIDC_CLIENT_ID="statusdash",
+        OIDC_CLIENT_SECRET="s3cret",
+        OIDC_ROLE_MAP="ops:operator, admins:admin",
+        PASSWORD_LOGIN="false",
+        REQUIRE_2FA="ALL",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "True https://id.example.test {'ops': 'operator', 'admins': 'admin'} ['accounts.oidc.RoleClaimBackend'] all"
+    )
 
 
 def test_database_url_selects_postgresql(tmp_path: Path) -> None:
