@@ -18,6 +18,8 @@ from django.urls import URLPattern
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from audit import trail as audit_trail
+from audit.models import AuditAction
 from checks.agent_api import router as agent_checks_router
 from checks.api import router as checks_router
 from dashboard.api import router as hosts_router
@@ -26,6 +28,7 @@ from hosts.enroll_api import router as enroll_router
 from hosts.identity import AgentIdentity, IdentityRefused, originating_address
 from hosts.models import ApiKey
 from hosts.renew_api import router as renew_router
+from hosts.token_api import router as tokens_router
 from metrics.api import router as metrics_router
 from metrics.schemas import report_body_json_schema
 from services.api import router as events_router
@@ -231,6 +234,8 @@ def create_token(request: HttpRequest, credentials: TokenIn) -> Status:
         raise HttpError(401, "wrong username or password")
     throttle.clear()
     token, lifetime = issue_token(user)
+    # A failed one is recorded by authenticate()'s user_login_failed signal, like the form's.
+    audit_trail.record(user, AuditAction.LOGIN, user, request=request)
     return Status(200, {"access_token": token, "expires_in": lifetime})
 
 
@@ -241,3 +246,4 @@ api.add_router("/enroll", enroll_router)
 api.add_router("/agent", renew_router)
 api.add_router("/agent", agent_checks_router)
 api.add_router("/checks", checks_router)
+api.add_router("/tokens", tokens_router)
