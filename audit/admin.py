@@ -5,7 +5,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from audit.models import AuditEvent
 
@@ -61,9 +61,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="changes (before → after)")
     def changes_table(self, event: AuditEvent) -> str:
-        rows = [
-            format_html("<tr><th>{}</th><td>{}</td><td>{}</td></tr>", name, json.dumps(before), json.dumps(after))
-            for name, (before, after) in event.changes.items()
-        ]
-        head = "<tr><th>field</th><th>before</th><th>after</th></tr>"
-        return format_html("<table>{}{}</table>", format_html(head), format_html("".join(rows))) if rows else "—"
+        if not event.changes:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+            ((name, json.dumps(before), json.dumps(after)) for name, (before, after) in event.changes.items()),
+        )
+        return format_html("<table><tr><th>field</th><th>before</th><th>after</th></tr>{}</table>", rows)

@@ -7,19 +7,33 @@ cannot make one with more rights than it has itself (nor than its owner's role).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
+from ninja.security import APIKeyHeader
 
 from accounts.models import DEFAULT_DAYS, MAX_DAYS, NAME_MAX_LENGTH, PersonalToken, TokenRefused, TokenScope
 from accounts.roles import VIEWER
-from hosts.auth import RoleBearer, RoleSession, bearer_of
+from hosts.auth import RoleBearer, RoleSession, bearer_of, reader_from_key
 from statusdash.lib.schemas import ErrorOut
 
-router = Router(tags=["tokens"], auth=[RoleSession(VIEWER), RoleBearer(VIEWER)])
+
+class ApiKeyRefused(APIKeyHeader):
+    """`X-API-Key`: machines' keys are told no (403) rather than asked to log in."""
+
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        if key and reader_from_key(key) is not None:  # agent and service keys: 403 in reader_from_key
+            raise HttpError(403, "an API key cannot manage personal tokens; use a session or a personal token")
+        return None
+
+
+router = Router(tags=["tokens"], auth=[RoleSession(VIEWER), RoleBearer(VIEWER), ApiKeyRefused()])
 
 
 class TokenOut(Schema):
@@ -87,7 +101,7 @@ def create_token(request: HttpRequest, body: TokenIn) -> Status:
     return Status(201, {**shown(token), "token": raw})
 
 
-@router.delete("/{int:token_id}", response={204: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+@router.delete("/{token_id}", response={204: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
 def revoke_token(request: HttpRequest, token_id: int) -> Status:
     # Another user's token is as unknown as one that does not exist: no ids are confirmed.
     token = PersonalToken.objects.filter(pk=token_id, user_id=owner(request).pk).first()

@@ -195,3 +195,9 @@ def test_a_jwt_acts_with_the_lesser_of_its_claim_and_the_users_role(boss: User) 
         algorithm=JWT_ALGORITHM,
     )
     assert add_check(viewer_claim, "three") == 403
+
+
+@pytest.mark.django_db
+def test_an_api_key_cannot_manage_tokens(read_key: str, agent_key: str) -> None:
+    for headers in ({"HTTP_X_API_KEY": read_key}, {"HTTP_X_API_KEY": agent_key}, bearer(read_key), bearer(agent_key)):
+        assert Client().get("/api/tokens", **headers).status_code == 403, headers
