@@ -245,7 +245,7 @@ class RoleBearer(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         if token.startswith("sd_"):
             if reader_from_key(token) is not None:
-                raise HttpError(403, f"a read API key cannot change anything; use an {self.role}'s token")
+                raise HttpError(403, "a read API key only reads, and not this; use a session or a personal token")
             return None
         bearer = bearer_from_token(request, token)
         if bearer is None:

@@ -36,7 +36,8 @@ class ApiKeyRefused(APIKeyHeader):
 router = Router(tags=["tokens"], auth=[RoleSession(VIEWER), RoleBearer(VIEWER), ApiKeyRefused()])
 
 
-class TokenOut(Schema):
+# Named apart from statusdash.api's TokenIn/TokenOut (the JWT's): the OpenAPI document keys schemas by class name.
+class PersonalTokenOut(Schema):
     id: int
     name: str
     scope: TokenScope
@@ -48,13 +49,13 @@ class TokenOut(Schema):
     active: bool
 
 
-class TokenIn(Schema):
+class PersonalTokenIn(Schema):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, description="What it is for, e.g. 'grafana'.")
     scope: TokenScope = Field(description="At most your role (and, from a token, that token's).")
     expires_in_days: int = Field(DEFAULT_DAYS, ge=1, le=MAX_DAYS)
 
 
-class TokenCreatedOut(TokenOut):
+class PersonalTokenCreatedOut(PersonalTokenOut):
     token: str = Field(description="The secret: shown this once, never again.")
 
 
@@ -77,13 +78,13 @@ def shown(token: PersonalToken) -> dict[str, object]:
     }
 
 
-@router.get("", response=list[TokenOut])
+@router.get("", response={200: list[PersonalTokenOut], 401: ErrorOut, 403: ErrorOut})
 def list_tokens(request: HttpRequest) -> list[dict[str, object]]:
     return [shown(token) for token in PersonalToken.objects.filter(user_id=owner(request).pk)]
 
 
-@router.post("", response={201: TokenCreatedOut, 401: ErrorOut, 403: ErrorOut})
-def create_token(request: HttpRequest, body: TokenIn) -> Status:
+@router.post("", response={201: PersonalTokenCreatedOut, 401: ErrorOut, 403: ErrorOut})
+def create_token(request: HttpRequest, body: PersonalTokenIn) -> Status:
     bearer = bearer_of(request)
     try:
         with transaction.atomic():

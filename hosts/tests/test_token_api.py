@@ -201,3 +201,12 @@ def test_a_jwt_acts_with_the_lesser_of_its_claim_and_the_users_role(boss: User) 
 def test_an_api_key_cannot_manage_tokens(read_key: str, agent_key: str) -> None:
     for headers in ({"HTTP_X_API_KEY": read_key}, {"HTTP_X_API_KEY": agent_key}, bearer(read_key), bearer(agent_key)):
         assert Client().get("/api/tokens", **headers).status_code == 403, headers
+
+
+@pytest.mark.django_db
+def test_the_openapi_document_keeps_the_jwt_and_personal_token_schemas_apart(client: Client) -> None:
+    document = client.get("/api/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    jwt_body = document["paths"]["/api/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schemas[jwt_body["$ref"].rsplit("/", 1)[-1]]["properties"]) == {"username", "password"}
+    assert {"name", "scope", "expires_in_days"} == set(schemas["PersonalTokenIn"]["properties"])
