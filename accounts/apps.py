@@ -4,3 +4,28 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Imported here, not at the top: models load after the app registry.
+        from django.contrib.auth import get_user_model
+
+        from accounts.models import PersonalToken
+        from audit.trail import track, track_many
+
+        # Users and roles (a role is a group), in the audit trail. Not last_login: a log-in has its own row.
+        user = get_user_model()
+        track(
+            user,
+            fields=[
+                "username",
+                "email",
+                "first_name",
+                "last_name",
+                "is_active",
+                "is_staff",
+                "is_superuser",
+                "password",
+            ],
+        )
+        track_many(user, "groups", name_of=lambda group: group.name)
+        track(PersonalToken, fields=["user", "name", "scope", "prefix", "hashed", "expires_at", "revoked_at"])

@@ -20,6 +20,8 @@ from alerts.models import (
     NotificationChannel,
     Silence,
 )
+from audit import trail as audit_trail
+from audit.models import AuditAction as TrailAction
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -181,6 +183,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
                 body=f"Sent from the admin by {request.user.get_username()}. If you read this, {channel.name} works.",
             )
             AuditEntry.record(request.user, AuditAction.TEST_CHANNEL, detail=channel.name)
+            audit_trail.record(request.user, TrailAction.TEST_SENT, channel)
             if delivery.deliver(notification, final_attempt=True):
                 self.message_user(request, f"{channel.name}: test sent.")
             else:

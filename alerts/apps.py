@@ -14,5 +14,17 @@ class AlertsConfig(AppConfig):
         from metrics.signals import samples_stored
 
         samples_stored.connect(evaluate_stored, dispatch_uid="alerts.evaluate_stored")
+        track_in_audit_trail()
         post_save.connect(forget_rules, sender=AlertRule, dispatch_uid="alerts.forget_rules.save")
         post_delete.connect(forget_rules, sender=AlertRule, dispatch_uid="alerts.forget_rules.delete")
+
+
+def track_in_audit_trail() -> None:
+    """People's changes to rules, channels and silences (acknowledgements are recorded by Alert)."""
+    from alerts.models import AlertRule, NotificationChannel, Silence
+    from audit.trail import track, track_many
+
+    track(AlertRule)
+    track(NotificationChannel)  # its url holds the service's credentials: redacted by name
+    track(Silence, fields=["tags", "services", "hub", "starts_at", "ends_at", "reason", "created_by"])
+    track_many(Silence, "hosts")

@@ -23,6 +23,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from alerts import events
+from audit import trail as audit_trail
+from audit.models import AuditAction as TrailAction
 from hosts.models import Host, validate_tags
 from metrics.schemas import MOUNT_MAX_LENGTH, SENSOR_MAX_LENGTH
 
@@ -319,6 +321,7 @@ class Alert(models.Model):
         self.refresh_from_db()
         if claimed:
             AuditEntry.record(user, AuditAction.ACKNOWLEDGE, alert=self)
+            audit_trail.record(user, TrailAction.ACKNOWLEDGED, self)
             events.alert_changed(self)
         return bool(claimed)
 
@@ -331,6 +334,7 @@ class Alert(models.Model):
         self.refresh_from_db()
         if cleared:
             AuditEntry.record(user, AuditAction.UNACKNOWLEDGE, alert=self)
+            audit_trail.record(user, TrailAction.UNACKNOWLEDGED, self)
             events.alert_changed(self)
         return bool(cleared)
 

@@ -8,6 +8,7 @@ class ChecksConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: models load after the app registry.
+        from audit.trail import track
         from checks import exposition, receivers, rollups, sentiment, status_page
         from checks.models import Check
         from metrics import rollups as metric_rollups
@@ -22,5 +23,13 @@ class ChecksConfig(AppConfig):
         metric_rollups.add_source(rollups.RESULTS)
         # Public checks are components of /status/.
         status_page.register()
+        # People's changes to a check's configuration (not its state: the scheduler's, no one's).
+        track(
+            Check,
+            fields=[
+                *("name", "kind", "target", "interval", "timeout", "retries", "options", "tags", "public"),
+                *("enabled", "host", "host_tag", "username", "password", "bearer_token"),
+            ],
+        )
         # Their state and latency in /metrics.
         exposition.register()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import add_host, check_views, views, wall_views
+from dashboard import add_host, check_views, token_views, views, wall_views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -13,4 +13,6 @@ urlpatterns = [
     path("checks/<str:name>/", check_views.check_detail, name="check"),
     path("checks/<str:name>/edit/", check_views.check_edit, name="edit-check"),
     path("wall/", wall_views.wall_screen, name="wall"),
+    path("account/tokens/", token_views.tokens, name="account-tokens"),
+    path("account/tokens/<int:pk>/revoke/", token_views.revoke, name="account-token-revoke"),
 ]

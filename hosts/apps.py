@@ -12,9 +12,10 @@ class HostsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: they read models, which load after the app registry.
+        from audit.trail import track
         from hosts.auth import end_tokens_at_logout, end_tokens_at_password_change
         from hosts.identity import credentials_changed
-        from hosts.models import ApiKey, Certificate, Host
+        from hosts.models import ApiKey, Certificate, EnrollmentToken, Host
 
         # A key, host or certificate changed: cached identities are stale, here at once, elsewhere soon.
         for model in (ApiKey, Host, Certificate):
@@ -33,3 +34,13 @@ class HostsConfig(AppConfig):
         # Logging out or a new password ends the user's API tokens (hosts/auth.py, TokenVersion).
         user_logged_out.connect(end_tokens_at_logout, dispatch_uid="tokens-end-at-logout")
         post_save.connect(end_tokens_at_password_change, sender=get_user_model(), dispatch_uid="tokens-end-password")
+
+        # People's changes, in the audit trail. Only the fields a person sets: ingest's (last seen,
+        # what the agent reports) are the system's, and their saves are not looked at.
+        track(Host, fields=["name", "display_name", "description", "tags", "enabled", "agent_auto_update"])
+        track(ApiKey, fields=["label", "scope", "host", "service", "prefix", "hashed", "revoked_at"])
+        track(EnrollmentToken, fields=["host", "prefix", "hashed", "expires_at"])
+        track(
+            Certificate,
+            fields=["kind", "serial", "common_name", "host", "not_after", "revoked_at", "revocation_reason"],
+        )

@@ -1,4 +1,4 @@
-"""Read access to the API: a dashboard session, a read API key, or a JWT."""
+"""Who may use the API: a dashboard session, a read API key, a JWT, or a personal token; and with which role."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
-from accounts.roles import ADMIN, OPERATOR, VIEWER, check_role, has_role
+from accounts.models import PREFIX as PERSONAL_TOKEN_PREFIX
+from accounts.models import PersonalToken, TokenUnusable, lesser
+from accounts.roles import ADMIN, OPERATOR, ROLES, VIEWER, check_role, has_role, role_of
 from hosts.identity import IdentityRefused, require_key
 from hosts.models import ApiKey, ApiKeyScope, TokenVersion
 
@@ -34,11 +36,21 @@ def issue_token(user: AbstractBaseUser) -> tuple[str, int]:
         "iat": now,
         "exp": now + timedelta(seconds=lifetime),
         "ver": TokenVersion.of(user.pk),
+        # What the user could do when it was issued; it acts with the lesser of this and their role then.
+        "role": role_of(user),
     }
     return jwt.encode(claims, settings.STATUS_JWT_SECRET, algorithm=JWT_ALGORITHM), lifetime
 
 
 def user_from_token(token: str) -> AbstractBaseUser | None:
+    claims = jwt_claims(token)
+    if claims is None:
+        return None
+    return get_user_model().objects.filter(pk=int(claims["sub"]), is_active=True).first()
+
+
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """A JWT's claims if it is ours, unexpired and not revoked; None if it is not ours; 401 otherwise."""
     try:
         claims = jwt.decode(
             token,
@@ -57,7 +69,49 @@ def user_from_token(token: str) -> AbstractBaseUser | None:
         return None
     if claims["ver"] != TokenVersion.of(int(subject)):
         raise HttpError(401, "token revoked (logged out or password changed); ask POST /api/auth/token for a new one")
-    return get_user_model().objects.filter(pk=int(subject), is_active=True).first()
+    return claims
+
+
+class Bearer:
+    """Who a bearer token stands for, and with which role (None: no role)."""
+
+    def __init__(self, user: AbstractBaseUser, role: str | None, personal: PersonalToken | None = None) -> None:
+        self.user = user
+        self.role = role
+        self.personal = personal  # the personal token, or None for a JWT
+
+    def may(self, needed: str) -> bool:
+        return self.role is not None and ROLES.index(self.role) >= ROLES.index(needed)
+
+
+def bearer_from_token(request: HttpRequest, token: str) -> Bearer | None:
+    """The one place that decides what a user's bearer token may do: a personal token acts with the
+    lesser of its scope and its owner's role now; a JWT with the lesser of its `role` claim and its
+    user's role now. None when the token is neither (the next way in may match); 401 when it is
+    one but unusable (expired, revoked, its user disabled).
+
+    What was decided is kept on the request (`bearer_of`) for routes that ask what the token
+    may do, e.g. to make no token with more than its own rights.
+    """
+    bearer = None
+    if token.startswith(PERSONAL_TOKEN_PREFIX):
+        try:
+            personal = PersonalToken.objects.usable(token)
+        except TokenUnusable as unusable:
+            raise HttpError(401, str(unusable)) from None
+        bearer = Bearer(personal.user, personal.effective_role(), personal)
+    elif (claims := jwt_claims(token)) is not None:
+        user = get_user_model().objects.filter(pk=int(claims["sub"]), is_active=True).first()
+        if user is not None:
+            claimed = claims.get("role")
+            bearer = Bearer(user, lesser(claimed if claimed in ROLES else None, role_of(user)))
+    request.bearer = bearer  # type: ignore[attr-defined]
+    return bearer
+
+
+def bearer_of(request: HttpRequest) -> Bearer | None:
+    """The bearer token this request authenticated with, if it did (None for a session)."""
+    return getattr(request, "bearer", None)
 
 
 def end_tokens_at_logout(sender: Any, user: AbstractBaseUser | None, **kwargs: Any) -> None:
@@ -94,7 +148,13 @@ class ReaderBearer(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         if token.startswith("sd_"):
             return reader_from_key(token)
-        return user_from_token(token)
+        bearer = bearer_from_token(request, token)
+        if bearer is None:
+            return None
+        # A personal token reads with a role; a JWT reads as its user's dashboard session does.
+        if bearer.personal is not None and not bearer.may(VIEWER):
+            raise HttpError(403, "this token's owner has no role")
+        return bearer.user
 
 
 class ReaderKeyHeader(APIKeyHeader):
@@ -143,12 +203,14 @@ class RoleBearer(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         if token.startswith("sd_"):
             if reader_from_key(token) is not None:
-                raise HttpError(403, f"a read API key cannot change anything; use an {self.role}'s token")
+                raise HttpError(403, "a read API key only reads, and not this; use a session or a personal token")
             return None
-        user = user_from_token(token)
-        if user is not None and not has_role(user, self.role):
-            raise HttpError(403, f"only an {self.role} may do this")
-        return user
+        bearer = bearer_from_token(request, token)
+        if bearer is None:
+            return None
+        if not bearer.may(self.role):
+            raise HttpError(403, f"only an {self.role} may do this; this token acts as {bearer.role or 'no role'}")
+        return bearer.user
 
 
 OPERATOR_AUTH = [RoleSession(OPERATOR), RoleBearer(OPERATOR)]

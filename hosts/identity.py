@@ -7,8 +7,6 @@ Each refusal carries a reason that is returned to the agent and logged.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import logging
 import threading
 import time
@@ -23,6 +21,10 @@ from django.utils import timezone
 
 from hosts import pki
 from hosts.models import ApiKey, ApiKeyScope, Certificate, CertificateRefused, CredentialGeneration, Host, hash_key
+
+# originating_address moved to statusdash.lib.origin (the audit trail, below hosts, needs it); still importable here.
+from statusdash.lib.origin import client_address, from_trusted_proxy
+from statusdash.lib.origin import originating_address as originating_address
 
 log = logging.getLogger(__name__)
 
@@ -79,36 +81,6 @@ def require_key(raw: str, scope: str, lookup: Callable[[str], ApiKey | None] | N
 
 
 FORWARDED_HEADERS = ("X-SSL-Client-Verify", "X-SSL-Client-S-DN", "X-SSL-Client-Cert", "X-SSL-Client-Fingerprint")
-
-
-def client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or ""
-
-
-def originating_address(request: HttpRequest) -> str:
-    """Who is really asking: behind a trusted proxy, the address the proxy saw (the last
-    X-Forwarded-For entry, which nginx's $proxy_add_x_forwarded_for appends); else the peer."""
-    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-    if forwarded and from_trusted_proxy(request):
-        return forwarded[-1]
-    return client_address(request)
-
-
-def from_trusted_proxy(request: HttpRequest) -> bool:
-    try:
-        address = ipaddress.ip_address(client_address(request))
-    except ValueError:
-        return False
-    return any(address in network for network in trusted_proxy_networks())
-
-
-@functools.cache
-def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
-
-
-def trusted_proxy_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return _networks(tuple(settings.TRUSTED_PROXIES))
 
 
 def tls_certificate(request: HttpRequest) -> tuple[x509.Certificate | None, str]:

@@ -16,6 +16,8 @@ from django.core.validators import RegexValidator
 from django.db import connection, models
 from django.utils import timezone
 
+from audit import trail as audit_trail
+from audit.models import AuditAction
 from hosts import pki
 from statusdash.lib.writelock import write_transaction
 
@@ -418,6 +420,13 @@ class Certificate(models.Model):
         if changed:
             # update() sends no signal; this one tells identity caches to forget the certificate.
             models.signals.post_save.send(sender=Certificate, instance=self, created=False, update_fields=None)
+            # A person's revocation (the admin's, a host renamed or deleted); nothing without one.
+            audit_trail.record(
+                None,
+                AuditAction.CHANGED,
+                self,
+                {"revoked_at": [None, self.revoked_at], "revocation_reason": ["", self.revocation_reason]},
+            )
         revoked = Certificate.objects.exclude(revoked_at=None).values_list("serial", "revoked_at")
         pki.CertificateAuthority.load().write_crl([(int(serial, 16), at) for serial, at in revoked if at])
         return bool(changed)

@@ -20,6 +20,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import two_factor
 from accounts.login_throttle import LoginThrottle
+from audit import trail as audit_trail
+from audit.models import AuditAction
 from checks.agent_api import router as agent_checks_router
 from checks.api import router as checks_router
 from configfile.api import router as config_router
@@ -29,6 +31,7 @@ from hosts.enroll_api import router as enroll_router
 from hosts.identity import AgentIdentity, IdentityRefused, originating_address
 from hosts.models import ApiKey
 from hosts.renew_api import router as renew_router
+from hosts.token_api import router as tokens_router
 from metrics.api import router as metrics_router
 from metrics.schemas import report_body_json_schema
 from services.api import router as events_router
@@ -253,6 +256,8 @@ def create_token(request: HttpRequest, credentials: TokenIn) -> Status:
         raise HttpError(403, "set up two-factor log-in on the dashboard first (/account/two-factor/): REQUIRE_2FA")
     throttle.clear()
     token, lifetime = issue_token(user)
+    # A failed one is recorded by authenticate()'s user_login_failed signal, like the form's.
+    audit_trail.record(user, AuditAction.LOGIN, user, request=request)
     return Status(200, {"access_token": token, "expires_in": lifetime})
 
 
@@ -264,3 +269,4 @@ api.add_router("/agent", renew_router)
 api.add_router("/agent", agent_checks_router)
 api.add_router("/checks", checks_router)
 api.add_router("/config", config_router)
+api.add_router("/tokens", tokens_router)

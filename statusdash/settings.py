@@ -173,6 +173,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     # A session that owes a second factor, or an enrollment REQUIRE_2FA asks for, goes nowhere else.
     "accounts.middleware.TwoFactorGateMiddleware",
+    # Who changes what, for the audit trail's model signals (audit/context.py).
+    "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -430,6 +432,8 @@ NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120, minimum=2, maximum=3
 # Off by default: the guarantee SQLite gives (statusdash/lib/writelock.py), for far more reports a second.
 INGEST_SYNCHRONOUS_COMMIT = env_bool("INGEST_SYNCHRONOUS_COMMIT", False)
 ALERT_RETENTION_DAYS = env_int("ALERT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
+# The audit trail (who changed what, log-ins) is kept this long, pruned hourly.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
 RAW_RETENTION_HOURS = env_int("RAW_RETENTION_HOURS", 48, minimum=1, maximum=24 * RETENTION_DAYS)
 # Raw samples keep their per-core/mount/interface detail this long, then only the charted columns.
 DETAIL_RETENTION_HOURS = env_int("DETAIL_RETENTION_HOURS", 6, minimum=1, maximum=RAW_RETENTION_HOURS)
@@ -446,6 +450,7 @@ CELERY_BEAT_SCHEDULE["alerts-dispatch"] = {
     "schedule": ALERT_DISPATCH_SECONDS,
 }
 CELERY_BEAT_SCHEDULE["alerts-prune"] = {"task": "alerts.tasks.prune_alert_history", "schedule": 3600}
+CELERY_BEAT_SCHEDULE["audit-prune"] = {"task": "audit.tasks.prune_audit_trail", "schedule": 3600}
 CELERY_BEAT_SCHEDULE["metrics-rollup"] = {"task": "metrics.tasks.roll_up", "schedule": ROLLUP_SECONDS}
 CELERY_BEAT_SCHEDULE["metrics-retention"] = {"task": "metrics.tasks.apply_retention", "schedule": 3600}
 CELERY_BEAT_SCHEDULE["daily-backup"] = {

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0001_roles'),
+        ('accounts', '0002_personal_tokens'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

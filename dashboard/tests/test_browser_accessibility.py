@@ -1,5 +1,5 @@
-"""axe-core in a real browser: no WCAG 2 A/AA violation on the public status page or the checks
-pages, and the status page updates itself without a reload (no meta refresh)."""
+"""axe-core in a real browser: no WCAG 2 A/AA violation on the public status page, the checks
+pages and the API tokens page, and the status page updates itself without a reload (no meta refresh)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Page, sync_playwright
 
+from accounts.models import PersonalToken
+from accounts.roles import set_role
 from checks.models import Check, CheckState, Outcome
 from conftest import CHROMIUM, hub_env
 from statusdash.tests.skips import require_axe
@@ -176,5 +178,32 @@ def test_the_log_in_steps_and_two_factor_pages_have_no_wcag_a_or_aa_violation(tm
             page.fill("#id_code", recovery[0])
             page.get_by_role("button", name="Verify").click()
             page.wait_for_url(f"{url}/")
+        finally:
+            browser.close()
+
+
+def test_the_api_tokens_page_has_no_wcag_a_or_aa_violation(tmp_path):
+    """The list, the form, and the page that shows a new token once."""
+    axe = str(require_axe())
+    user = User.objects.create_user("olga", password="pw-olga-12345")
+    set_role(user, "operator")
+    PersonalToken.issue(user, "backup", "viewer")
+    revoked, _ = PersonalToken.issue(user, "old", "operator")
+    revoked.revoke()
+    with daphne_server(env=hub_env(tmp_path)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/login/")
+            page.fill("#id_username", "olga")
+            page.fill("#id_password", "pw-olga-12345")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{url}/")
+            page.goto(f"{url}/account/tokens/")
+            assert violations(page, axe) == [], "list"
+            page.fill("#id_name", "grafana")
+            page.click("form.panel button[type=submit]")
+            assert page.locator("#new-token").inner_text().startswith("sdp_")
+            assert violations(page, axe) == [], "new token shown"
         finally:
             browser.close()

@@ -248,7 +248,7 @@ def test_restore_of_a_file_with_only_a_migrations_table_is_refused(backups: Path
         db.execute("ATTACH DATABASE ? AS good", (str(good),))
         db.execute("INSERT INTO django_migrations SELECT * FROM good.django_migrations")
     db.close()
-    with pytest.raises(CommandError, match=r"tables it does not have \(alerts_alert, "):
+    with pytest.raises(CommandError, match=r"tables it does not have \([^)]*alerts_alert, "):
         call_command("restore", str(fake), "--yes")
     assert_nothing_changed(backups)
 
@@ -330,7 +330,7 @@ def test_an_older_backup_is_restored_and_migrate_brings_it_up_to_date(
         call_command("migrate", "-v", "0")
 
     assert "The backup is from an older version" in out
-    assert "of accounts, admin, alerts, " in out  # then audit, once it has tables
+    assert "of accounts, admin, alerts, audit, " in out
     assert "auth, checks, contenttypes, dashboard, hosts, metrics," in out
     assert ["samples", "-", "0"] in [line.split() for line in out.splitlines()]  # it has no samples table yet
     assert live_hosts() == ["old-host"]
