@@ -208,5 +208,5 @@ def test_the_openapi_document_keeps_the_jwt_and_personal_token_schemas_apart(cli
     document = client.get("/api/openapi.json").json()
     schemas = document["components"]["schemas"]
     jwt_body = document["paths"]["/api/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert set(schemas[jwt_body["$ref"].rsplit("/", 1)[-1]]["properties"]) == {"username", "password"}
+    assert set(schemas[jwt_body["$ref"].rsplit("/", 1)[-1]]["properties"]) == {"username", "password", "otp"}
     assert {"name", "scope", "expires_in_days"} == set(schemas["PersonalTokenIn"]["properties"])
