@@ -12,7 +12,8 @@ class HostsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: they read models, which load after the app registry.
-        from hosts.auth import end_tokens_at_logout, end_tokens_at_password_change
+        from accounts.signals import user_disabled
+        from hosts.auth import end_tokens_at_logout, end_tokens_at_password_change, end_tokens_of_disabled_user
         from hosts.identity import credentials_changed
         from hosts.models import ApiKey, Certificate, Host
 
@@ -33,3 +34,4 @@ class HostsConfig(AppConfig):
         # Logging out or a new password ends the user's API tokens (hosts/auth.py, TokenVersion).
         user_logged_out.connect(end_tokens_at_logout, dispatch_uid="tokens-end-at-logout")
         post_save.connect(end_tokens_at_password_change, sender=get_user_model(), dispatch_uid="tokens-end-password")
+        user_disabled.connect(end_tokens_of_disabled_user, dispatch_uid="tokens-end-disabled")

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Page, sync_playwright
 
+from accounts.roles import VIEWER
 from checks.models import Check, CheckState, Outcome
 from conftest import CHROMIUM, hub_env
 from statusdash.tests.skips import require_axe
-from statusdash.tests.support import daphne_server
+from statusdash.tests.support import daphne_server, user_with_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -86,7 +86,7 @@ def test_the_status_page_in_dark_mode_has_no_wcag_a_or_aa_violation(tmp_path):
 
 def test_the_checks_pages_have_no_wcag_a_or_aa_violation(tmp_path):
     axe = str(require_axe())
-    User.objects.create_user("viewer", password="pw-viewer-123")
+    user_with_role("viewer", VIEWER, password="pw-viewer-123")
     check = public_check("db", CheckState.CRITICAL)
     check.record(Outcome(CheckState.CRITICAL, "connection refused", None), at=timezone.now())
     with daphne_server(env=hub_env(tmp_path)) as url, sync_playwright() as playwright:

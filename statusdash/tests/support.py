@@ -19,6 +19,18 @@ from typing import IO, Any
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
+def user_with_role(name: str, role: str | None, password: str = "pw-long-enough-123", **fields: Any) -> Any:  # noqa: S107 (a test user's)
+    """A user with `role` (accounts.roles), or none with None: the actors of role tests."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.roles import set_role
+
+    user = get_user_model().objects.create_user(name, password=password, **fields)
+    if role is not None:
+        set_role(user, role)
+    return user
+
+
 def sample_report(
     collected_at: datetime | None = None, *, host: str | None = None, seed: int | None = None
 ) -> dict[str, Any]:
