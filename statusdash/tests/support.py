@@ -214,9 +214,10 @@ def celery_worker(env: dict[str, str] | None = None, *args: str) -> Iterator[sub
         stop(process)
 
 
-def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None) -> Any:
+def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None, path: str = "/ws/dashboard/") -> Any:
     """A logged-in browser's dashboard WebSocket (a `websockets` sync connection): its
-    session cookie and the page's own Origin, over TLS when `base_url` is https."""
+    session cookie and the page's own Origin, over TLS when `base_url` is https. `path`:
+    another page's socket (`/ws/hosts/web-1/`)."""
     import ssl
     from urllib.parse import urlsplit
 
@@ -224,7 +225,7 @@ def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None) 
 
     secure = base_url.startswith("https://")
     return connect(
-        f"{'wss' if secure else 'ws'}://{urlsplit(base_url).netloc}/ws/dashboard/",
+        f"{'wss' if secure else 'ws'}://{urlsplit(base_url).netloc}{path}",
         ssl=ssl.create_default_context(cafile=cafile) if secure else None,
         additional_headers={"Cookie": f"sessionid={session_id}", "Origin": base_url},
         # The first socket a fresh hub serves opens its channel layer and database pool:
