@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, sync_playwright
 
 from accounts.roles import VIEWER
+from accounts.users import set_password_link
 from checks.models import Check, CheckState, Outcome
 from conftest import CHROMIUM, hub_env
 from statusdash.tests.skips import require_axe
@@ -101,5 +102,32 @@ def test_the_checks_pages_have_no_wcag_a_or_aa_violation(tmp_path):
             for path in ("/checks/", "/checks/db/"):
                 page.goto(f"{url}{path}")
                 assert violations(page, axe) == [], path
+        finally:
+            browser.close()
+
+
+def test_the_set_password_pages_have_no_wcag_a_or_aa_violation(tmp_path):
+    axe = str(require_axe())
+    link = set_password_link(user_with_role("newcomer", VIEWER))
+    path = link.split("/", 3)[3]
+    with daphne_server(env=hub_env(tmp_path)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/{path}")
+            assert page.locator("h1").inner_text() == "Set your password"
+            page.fill("#id_new_password1", "123")
+            page.fill("#id_new_password2", "123")
+            page.click("button[type=submit]")
+            assert page.locator("#password2-errors, #password1-errors").count() >= 1
+            assert violations(page, axe) == [], "the form with errors"
+            page.fill("#id_new_password1", "a-fine-new-password")
+            page.fill("#id_new_password2", "a-fine-new-password")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{url}/password/set/done/")
+            assert violations(page, axe) == [], "done"
+            page.goto(f"{url}/{path}")  # used once: the link no longer works
+            assert page.locator("h1").inner_text() == "This link does not work"
+            assert violations(page, axe) == [], "the used link"
         finally:
             browser.close()
