@@ -197,10 +197,12 @@ def hub_env(tmp_path: Any, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def viewer_client(db: Any, client: Any) -> Any:
-    """A test client logged in as a plain dashboard user ("viewer")."""
+    """A test client logged in as a user with the viewer role."""
     from django.contrib.auth.models import User
 
-    User.objects.create_user("viewer", password=VIEWER_PASSWORD)
+    from accounts.roles import VIEWER, set_role
+
+    set_role(User.objects.create_user("viewer", password=VIEWER_PASSWORD), VIEWER)
     client.login(username="viewer", password=VIEWER_PASSWORD)
     return client
 

@@ -12,6 +12,8 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from accounts.signals import role_changed
+
 VIEWER = "viewer"
 OPERATOR = "operator"
 ADMIN = "admin"
@@ -49,9 +51,14 @@ def has_role(user: Any, needed: str) -> bool:
 
 @transaction.atomic
 def set_role(user: Any, role: str) -> None:
-    """Make `role` the user's only role. An admin may use the admin site (is_staff); no one else may."""
+    """Make `role` the user's only role. An operator or admin may use the admin site (is_staff),
+    each for what their role's permissions allow (accounts.rights); a viewer may not."""
     check_role(role)
+    before = role_of(user)
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     user.groups.add(Group.objects.get(name=role))
-    user.is_staff = role == ADMIN
+    user.is_staff = role in (OPERATOR, ADMIN)
     user.save(update_fields=["is_staff"])
+    if before is not None and before != role:
+        # Only a user who had a role can have open sockets (one with none is refused one).
+        transaction.on_commit(lambda: role_changed.send(sender=type(user), user_id=user.pk))

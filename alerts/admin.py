@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.rights import ACKNOWLEDGE, SEND_TEST_NOTIFICATION, may
 from alerts import delivery, events
 from alerts.models import (
     Alert,
@@ -100,7 +101,10 @@ class AlertAdmin(admin.ModelAdmin):
             format_html_join("", "<li>{} {}: {} after {} attempt(s) {}</li>", rows),
         )
 
-    @admin.action(description="Acknowledge (stop reminders)", permissions=["change"])
+    def has_acknowledge_permission(self, request: HttpRequest) -> bool:
+        return may(request.user, ACKNOWLEDGE)
+
+    @admin.action(description="Acknowledge (stop reminders)", permissions=["acknowledge"])
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         done = sum(alert.acknowledge(request.user) for alert in queryset)
         self.message_user(request, f"Acknowledged {done} alert(s).")
@@ -174,7 +178,11 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     actions = ["send_test"]
     inlines = [NotificationInline]
 
-    @admin.action(description="Send a test notification", permissions=["change"])
+    def has_send_test_permission(self, request: HttpRequest) -> bool:
+        # An operator sends tests without being able to change the channel (accounts.rights).
+        return may(request.user, SEND_TEST_NOTIFICATION)
+
+    @admin.action(description="Send a test notification", permissions=["send_test"])
     def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
         for channel in queryset:
             notification = delivery.create_leased(

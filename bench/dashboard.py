@@ -208,8 +208,11 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
+    from accounts.roles import VIEWER, set_role
+
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(User.objects.create_user("bench"))
+    set_role(User.objects.get(username="bench"), VIEWER)  # a user with no role sees nothing
     print(f"database: {connection.vendor}  DATA_DIR={data_dir}  repeat={args.repeat}  sockets={args.sockets}")
 
     results = []

@@ -85,9 +85,10 @@ def setup(data_dir: str, hosts: int, keyed: list[int]) -> dict[int, tuple[str, i
     from django.contrib.auth.models import User
     from django.utils import timezone
 
+    from accounts.roles import VIEWER, set_role
     from hosts.models import ApiKey, ApiKeyScope, Host
 
-    User.objects.create_user("bench", password=PASSWORD)
+    set_role(User.objects.create_user("bench", password=PASSWORD), VIEWER)  # a user with no role sees nothing
     fleet.add_hosts(0, hosts)
     # Online for the whole run: otherwise the fleet turns stale a minute in, and the status
     # watch's 2,000 pushes would land among the measured ones.

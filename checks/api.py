@@ -16,13 +16,14 @@ from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 
+from accounts.rights import DELETE, EDIT_CHECKS, VIEW
 from checks.models import Check, CheckKind, CheckState
 from checks.schemas import CheckIn, CheckOut, CheckPatch, CheckResultOut, CheckResultsOut
-from hosts.auth import ADMIN_AUTH, READ_AUTH
+from hosts.auth import auth_for
 from statusdash.lib.env import parse_duration
 from statusdash.lib.schemas import ErrorOut
 
-router = Router(tags=["checks"], auth=READ_AUTH)
+router = Router(tags=["checks"], auth=auth_for(VIEW))
 
 MAX_RANGE = timedelta(days=90)
 # The newest this many results of a range are returned (a 20 s check has 4,320 a day).
@@ -80,7 +81,7 @@ def list_checks(request: HttpRequest, filters: Query[CheckFilters]) -> list[Chec
     return found
 
 
-@router.post("", auth=ADMIN_AUTH, response={201: CheckOut, **WRITE_ERRORS})
+@router.post("", auth=auth_for(EDIT_CHECKS), response={201: CheckOut, **WRITE_ERRORS})
 def create_check(request: HttpRequest, body: CheckIn) -> Status:
     """Add a check. It first runs at the scheduler's next look (a few seconds)."""
     check = Check()
@@ -94,7 +95,7 @@ def get_check(request: HttpRequest, ref: str) -> Check:
     return find(ref)
 
 
-@router.patch("/{ref}", auth=ADMIN_AUTH, response={200: CheckOut, **WRITE_ERRORS})
+@router.patch("/{ref}", auth=auth_for(EDIT_CHECKS), response={200: CheckOut, **WRITE_ERRORS})
 def change_check(request: HttpRequest, ref: str, body: CheckPatch) -> Check:
     """Change the fields given; the others stay."""
     check = find(ref)
@@ -102,7 +103,7 @@ def change_check(request: HttpRequest, ref: str, body: CheckPatch) -> Check:
     return check
 
 
-@router.delete("/{ref}", auth=ADMIN_AUTH, response={204: None, **WRITE_ERRORS})
+@router.delete("/{ref}", auth=auth_for(DELETE), response={204: None, **WRITE_ERRORS})
 def delete_check(request: HttpRequest, ref: str) -> Status:
     """Remove a check with its results; its alert, if firing, resolves."""
     find(ref).delete()

@@ -1,4 +1,4 @@
-""" "Add host": an admin names a host; the page gives the line that installs and enrolls its agent.
+""" "Add host": an operator or admin names a host; the page gives the line that installs and enrolls its agent.
 
 The page creates the host and a one-time enrollment token, shows the token once (inside
 the line), and then watches for the host's first report. The status is polled by htmx
@@ -13,13 +13,12 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.rights import ADD_HOST, requires
 from hosts import agent_dist, pki
 from hosts.models import HOST_NAME_VALIDATOR, EnrollmentToken, Host, validate_tags
 from metrics.latest import latest_for
@@ -46,11 +45,6 @@ class AddHostForm(forms.Form):
         tags = [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
         validate_tags(tags)
         return list(dict.fromkeys(tags))
-
-
-def require_admin(request: HttpRequest) -> None:
-    if not request.user.is_staff:
-        raise PermissionDenied("Adding hosts is for admins.")
 
 
 def install_lines(host: Host, token: str) -> dict[str, Any]:
@@ -80,10 +74,9 @@ def install_lines(host: Host, token: str) -> dict[str, Any]:
     }
 
 
-@login_required
+@requires(ADD_HOST)
 @require_http_methods(["GET", "POST"])
 def add_host(request: HttpRequest) -> HttpResponse:
-    require_admin(request)
     context: dict[str, Any] = {"nav": "add-host", "https": settings.PUBLIC_URL.startswith("https://")}
     try:
         pki.trusted_ca_certificate()
@@ -119,9 +112,8 @@ def status(host: Host) -> dict[str, Any]:
     }
 
 
-@login_required
+@requires(ADD_HOST)
 @require_GET
 def enrollment_status(request: HttpRequest, name: str) -> HttpResponse:
-    require_admin(request)
     host = get_object_or_404(Host, name=name)
     return render(request, "hosts/_enrollment_status.html", status(host))

@@ -1,4 +1,4 @@
-"""Acknowledge and silence from the dashboard: POST-only, logged in, CSRF-checked.
+"""Acknowledge and silence from the dashboard: POST-only, for operators and admins, CSRF-checked.
 
 Each action answers an HTMX request with the alert's refreshed actions partial
 (`templates/alerts/_alert_actions.html`, the one the /alerts/ page includes), and
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.rights import ACKNOWLEDGE, SILENCE, requires
 from alerts import events
 from alerts.models import Alert, AlertState, AuditAction, AuditEntry, Silence
 from statusdash.lib.env import parse_duration
@@ -48,7 +48,7 @@ def respond(request: HttpRequest, alert: Alert | None) -> HttpResponse:
     return HttpResponseRedirect(target)
 
 
-@login_required
+@requires(ACKNOWLEDGE)
 @require_POST
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     alert = find_alert(pk)
@@ -60,7 +60,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return respond(request, alert)
 
 
-@login_required
+@requires(ACKNOWLEDGE)
 @require_POST
 def unacknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     alert = find_alert(pk)
@@ -70,7 +70,7 @@ def unacknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return respond(request, alert)
 
 
-@login_required
+@requires(SILENCE)
 @require_POST
 def silence(request: HttpRequest, pk: int) -> HttpResponse:
     """Silence what the alert is about (its host, its service, or the hub's alerts) for `duration`
@@ -98,7 +98,7 @@ def silence(request: HttpRequest, pk: int) -> HttpResponse:
     return respond(request, alert)
 
 
-@login_required
+@requires(SILENCE)
 @require_POST
 def end_silence(request: HttpRequest, pk: int) -> HttpResponse:
     """End a silence early; `alert` (optional) is the alert whose actions to redraw."""

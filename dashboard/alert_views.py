@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.rights import VIEW, requires
 from alerts.models import Alert
 from dashboard.alert_forms import AlertFilter
 from dashboard.views import HtmxHttpRequest
@@ -14,7 +14,7 @@ from dashboard.views import HtmxHttpRequest
 PAGE_SIZE = 50
 
 
-@login_required
+@requires(VIEW)
 @require_GET
 def alert_list(request: HtmxHttpRequest) -> HttpResponse:
     """Firing and resolved alerts, firing first; an htmx request gets the rows alone."""

@@ -8,14 +8,15 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 
+from accounts.rights import VIEW
 from dashboard.overview import describe_hosts, overall_sentiment
 from dashboard.schemas import HostDetailOut, HostOut, SentimentOut
-from hosts.auth import READ_AUTH
+from hosts.auth import auth_for
 from hosts.models import Host
 from metrics.history import history
 from statusdash.lib.schemas import ErrorOut
 
-router = Router(tags=["hosts"], auth=READ_AUTH)
+router = Router(tags=["hosts"], auth=auth_for(VIEW))
 
 
 class HistoryQuery(Schema):

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 
+from accounts.signals import role_changed
 from alerts.signals import alerts_changed
 from checks.signals import check_updated
 from hosts.signals import host_changed
@@ -50,6 +51,10 @@ class DashboardConfig(AppConfig):
             if not instance.is_active or saving_a_new_password(instance):
                 live.user_sessions_ended(instance.pk)
 
+        def close_sockets_at_role_change(sender: Any, user_id: int, **kwargs: Any) -> None:
+            live.user_sessions_ended(user_id)  # the pages reconnect, with the new role's rights
+
+        role_changed.connect(close_sockets_at_role_change, weak=False, dispatch_uid="dashboard.close_role_sockets")
         user_logged_out.connect(close_session_sockets, weak=False, dispatch_uid="dashboard.close_session_sockets")
         post_save.connect(
             close_user_sockets, sender=get_user_model(), weak=False, dispatch_uid="dashboard.close_user_sockets"

@@ -1,19 +1,19 @@
 """The checks pages: every check with its state and uptime, one check's history, and the
-admins' add and edit form."""
+operators' add and edit form."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.rights import EDIT_CHECKS, VIEW, requires
 from checks.history import RANGES, daily_uptime, latency, recent_failures, uptime_last_day
 from checks.models import Check
 from dashboard.check_forms import CheckFilter, CheckForm
@@ -39,7 +39,7 @@ def all_tags(checks: list[Check]) -> list[str]:
     return sorted({tag for check in checks for tag in check.tags})
 
 
-@login_required
+@requires(VIEW)
 @require_GET
 def check_list(request: HtmxHttpRequest) -> HttpResponse:
     """Every check; the filter (state, tag) is in the URL, and an htmx request gets the rows alone."""
@@ -67,7 +67,7 @@ def _check_or_404(name: str) -> Check:
     return check
 
 
-@login_required
+@requires(VIEW)
 @require_GET
 def check_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     check = _check_or_404(name)
@@ -94,17 +94,11 @@ def check_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     return render(request, "checks/detail.html", context)
 
 
-def _require_admin(request: HttpRequest) -> None:
-    # Viewers see no edit controls; a forged POST (or GET of the form) is refused here.
-    if not request.user.is_staff:
-        raise PermissionDenied("Only admins add and edit checks.")
-
-
-@login_required
+# Viewers see no edit controls; a forged POST (or GET of the form) is refused by requires().
+@requires(EDIT_CHECKS)
 @require_http_methods(["GET", "POST"])
 def check_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
     """Add a check (no name) or edit one. Errors come back by field, from Check's own validation."""
-    _require_admin(request)
     check = _check_or_404(name) if name else Check()
     # The form posts back to the URL it came from, even when a rename was refused.
     context: dict[str, Any] = {"editing": name, "nav": "checks"}

@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from accounts.rights import VIEW, allowed_actions
 from accounts.sessions import owes_second_factor
 from dashboard import groups, live
 from dashboard.fragments import render_fragments
@@ -24,13 +25,21 @@ from metrics.history import live_point
 from statusdash.lib.observability import CountedWebSocketMixin
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 
 
 class LiveConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
-    """Authenticates on connect (close 4401) and joins `self.groups_to_join()`."""
+    """Authenticates on connect (close 4401; 4403 for a user with no role) and joins `self.groups_to_join()`.
+
+    `rights`: what the socket's user may do (accounts.rights), read once at connect. A push
+    that can carry controls (an alert's acknowledge form) is rendered with them, per socket,
+    so a viewer's socket never carries a form. A change of role closes the user's sockets
+    (dashboard.apps), and the page reconnects with the new rights.
+    """
 
     joined: list[str]
+    rights: frozenset[str] = frozenset()
 
     async def connect(self) -> None:
         self.joined = []
@@ -41,6 +50,10 @@ class LiveConsumer(CountedWebSocketMixin, AsyncWebsocketConsumer):
         session = self.scope.get("session")
         if session is not None and await database_sync_to_async(owes_second_factor)(user, session):
             await self.close(code=CLOSE_UNAUTHENTICATED)  # the page itself sends them to log in or enroll
+            return
+        self.rights = frozenset(await database_sync_to_async(allowed_actions)(user))
+        if VIEW not in self.rights:
+            await self.close(code=CLOSE_FORBIDDEN)
             return
         groups = await self.groups_to_join()
         if groups is None:
@@ -112,7 +125,7 @@ class HostPageConsumer(LiveConsumer):
         return [live.host_group(host_id)]
 
     async def host_updated(self, event: dict[str, Any]) -> None:
-        await self.send_html(await database_sync_to_async(render_host_live)(self.host_id))
+        await self.send_html(await database_sync_to_async(render_host_live)(self.host_id, self.rights))
 
 
 def render_card_and_row(host_id: int) -> list[str]:
@@ -134,10 +147,11 @@ def render_sentiment() -> str:
     return render_to_string("hosts/_sentiment_push.html", {**sentiment_context(), "oob": True})
 
 
-def render_host_live(host_id: int) -> str | None:
+def render_host_live(host_id: int, rights: frozenset[str]) -> str | None:
+    """The host page's live part with the alert controls `rights` allows (rendered per socket)."""
     host = Host.objects.filter(pk=host_id).first()
     if host is None:
         return None
     point = live_point(host)
-    context = {**host_page_context(host), "oob": True, "point": json.dumps(point) if point else ""}
+    context = {**host_page_context(host), "oob": True, "point": json.dumps(point) if point else "", "rights": rights}
     return render_to_string("hosts/_host_live.html", context)

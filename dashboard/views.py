@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
+from accounts.rights import VIEW, requires
 from alerts.models import Alert, AlertState
 from dashboard import groups, paging
 from dashboard.cards import cards
@@ -134,7 +134,7 @@ def sections(
     return runs
 
 
-@login_required
+@requires(VIEW)
 @require_GET
 def overview(request: HtmxHttpRequest) -> HttpResponse:
     """The hosts as cards or a table, grouped by tag or not, a page at a time. An htmx request
@@ -222,7 +222,7 @@ def _range_or_error(request: HttpRequest) -> tuple[str, dict[str, Any] | None]:
     }
 
 
-@login_required
+@requires(VIEW)
 @require_GET
 def host_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     host = get_object_or_404(Host, name=name)
@@ -236,7 +236,7 @@ def host_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     return render(request, "hosts/host.html", {**context, "history": history, "charts": chart_tables(history)})
 
 
-@login_required
+@requires(VIEW)
 @require_GET
 def host_history(request: HttpRequest, name: str) -> JsonResponse:
     """Chart data for one range: what the page's charts load when the range changes or after a reconnect."""

@@ -23,10 +23,9 @@ from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
 from dashboard import live, wall
-from dashboard.consumers import LiveConsumer
+from dashboard.consumers import CLOSE_FORBIDDEN, LiveConsumer
 from dashboard.wall_access import WallRefused, reader_for, still_valid, token_in
 
-CLOSE_FORBIDDEN = 4403
 WALL_REFRESH_SECONDS = 10.0
 # How long a redraw waits for more changes to join it. At 2,000 hosts a render takes tens
 # of ms; at most two a second keeps a storm of changes from taking the web process's CPU,

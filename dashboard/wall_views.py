@@ -5,12 +5,14 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
+from accounts.rights import VIEW, may
 from dashboard import wall
 from dashboard.wall_access import TOKEN_PARAM, WallRefused, reader_for
 
@@ -35,6 +37,8 @@ def wall_screen(request: HtmxHttpRequest) -> HttpResponse:
             return render(request, "wall/refused.html", {"reason": refused.reason}, status=403)
     elif not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    elif not may(request.user, VIEW):
+        raise PermissionDenied("the wall needs the viewer role or higher")
     theme = request.GET.get("theme", "dark")
     if theme not in THEMES:
         context = {"reason": f"theme must be one of {', '.join(THEMES)}", "field": "theme"}

@@ -12,8 +12,9 @@ class HostsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: they read models, which load after the app registry.
+        from accounts.signals import user_disabled
         from audit.trail import track
-        from hosts.auth import end_tokens_at_logout, end_tokens_at_password_change
+        from hosts.auth import end_tokens_at_logout, end_tokens_at_password_change, end_tokens_of_disabled_user
         from hosts.identity import credentials_changed
         from hosts.models import ApiKey, Certificate, EnrollmentToken, Host
 
@@ -44,3 +45,4 @@ class HostsConfig(AppConfig):
             Certificate,
             fields=["kind", "serial", "common_name", "host", "not_after", "revoked_at", "revocation_reason"],
         )
+        user_disabled.connect(end_tokens_of_disabled_user, dispatch_uid="tokens-end-disabled")

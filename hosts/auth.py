@@ -17,6 +17,7 @@ from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
 from accounts.models import PREFIX as PERSONAL_TOKEN_PREFIX
 from accounts.models import PersonalToken, TokenUnusable, lesser
+from accounts.rights import role_needed
 from accounts.roles import ADMIN, OPERATOR, ROLES, VIEWER, check_role, has_role, role_of
 from hosts.identity import IdentityRefused, require_key
 from hosts.models import ApiKey, ApiKeyScope, TokenVersion
@@ -119,6 +120,12 @@ def end_tokens_at_logout(sender: Any, user: AbstractBaseUser | None, **kwargs: A
         TokenVersion.bump(user.pk)
 
 
+def end_tokens_of_disabled_user(sender: Any, user_id: int, **kwargs: Any) -> None:
+    # user_from_token refuses an inactive user already; ending the version also keeps a
+    # token from coming back to life if the user is enabled again.
+    TokenVersion.bump(user_id)
+
+
 def saving_a_new_password(user: AbstractBaseUser) -> bool:
     """In a post_save receiver: whether this save stores a password set with set_password().
 
@@ -142,35 +149,6 @@ def reader_from_key(raw: str) -> ApiKey | None:
         raise HttpError(refused.status, refused.reason) from None
 
 
-class ReaderBearer(HttpBearer):
-    """`Authorization: Bearer <jwt or read key>`."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        if token.startswith("sd_"):
-            return reader_from_key(token)
-        bearer = bearer_from_token(request, token)
-        if bearer is None:
-            return None
-        # A personal token reads with a role; a JWT reads as its user's dashboard session does.
-        if bearer.personal is not None and not bearer.may(VIEWER):
-            raise HttpError(403, "this token's owner has no role")
-        return bearer.user
-
-
-class ReaderKeyHeader(APIKeyHeader):
-    param_name = "X-API-Key"
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        return reader_from_key(key) if key else None
-
-
-class DashboardSession(SessionAuth):
-    """A logged-in dashboard user (CSRF is checked on unsafe methods)."""
-
-
-READ_AUTH = [DashboardSession(), ReaderBearer(), ReaderKeyHeader()]
-
-
 class RoleSession(SessionAuth):
     """A logged-in dashboard user with at least `role`. One with less is told no (403), not asked to log in."""
 
@@ -189,7 +167,12 @@ class RoleSession(SessionAuth):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)
         if user is not None and not has_role(user, self.role):
-            raise HttpError(403, f"only an {self.role} may do this" if self.role != VIEWER else "no role")
+            raise HttpError(
+                403,
+                f"only an {self.role} may do this"
+                if self.role != VIEWER
+                else "no role: an admin gives you one with `manage.py users role`",
+            )
         return user
 
 
@@ -213,5 +196,34 @@ class RoleBearer(HttpBearer):
         return bearer.user
 
 
+class ReaderBearer(HttpBearer):
+    """`Authorization: Bearer <…>`: a read key, or a JWT or personal token acting with a role."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        if token.startswith("sd_"):
+            return reader_from_key(token)
+        bearer = bearer_from_token(request, token)
+        if bearer is None:
+            return None
+        if not bearer.may(VIEWER):
+            raise HttpError(403, "no role: an admin gives you one with `manage.py users role`")
+        return bearer.user
+
+
+class ReaderKeyHeader(APIKeyHeader):
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return reader_from_key(key) if key else None
+
+
+# The read API: a viewer (or more) logged in or with a JWT, or a read key. A logged-in user with no role is refused.
+READ_AUTH = [RoleSession(VIEWER), ReaderBearer(), ReaderKeyHeader()]
 OPERATOR_AUTH = [RoleSession(OPERATOR), RoleBearer(OPERATOR)]
 ADMIN_AUTH = [RoleSession(ADMIN), RoleBearer(ADMIN)]
+_AUTH_BY_ROLE = {VIEWER: READ_AUTH, OPERATOR: OPERATOR_AUTH, ADMIN: ADMIN_AUTH}
+
+
+def auth_for(action: str) -> list[Any]:
+    """The route auth for an action of accounts.rights: the API asks the same table as the pages."""
+    return _AUTH_BY_ROLE[role_needed(action)]

@@ -180,6 +180,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
+# Model permissions (the admin site) come from the user's role: accounts/rights.py decides.
+AUTHENTICATION_BACKENDS = ["accounts.backends.RoleBackend"]
+
 ROOT_URLCONF = "statusdash.urls"
 ASGI_APPLICATION = "statusdash.asgi.application"
 WSGI_APPLICATION = None
@@ -194,6 +197,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.rights",
             ],
         },
     },

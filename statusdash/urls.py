@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 
 from dashboard.login import ThrottledLoginView, login_code, sso_refused
 from metrics.exposition import metrics_view
@@ -20,6 +20,19 @@ urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("account/", include("accounts.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The one-time link `manage.py users add` prints (accounts/users.py): Django's password-reset tokens.
+    path(
+        "password/set/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="set_password.html", success_url=reverse_lazy("password-set")
+        ),
+        name="set-password",
+    ),
+    path(
+        "password/set/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="password_set.html"),
+        name="password-set",
+    ),
     path("alerts/", include("dashboard.alert_urls")),
     path("status/", include("dashboard.status_urls")),
     path("agent/", include("hosts.agent_urls")),

@@ -18,10 +18,13 @@ def test_a_role_is_the_users_only_role_and_ranks_above_the_ones_before():
     assert role_of(user) == OPERATOR
     assert list(user.groups.values_list("name", flat=True)) == [OPERATOR]
     assert has_role(user, VIEWER) and has_role(user, OPERATOR) and not has_role(user, ADMIN)
-    assert not user.is_staff
 
 
-def test_only_an_admin_may_use_the_admin_site():
+def test_operators_and_admins_may_use_the_admin_site_and_viewers_not():
+    # What each may do there is their role's permissions (accounts.rights.MODEL_PERMISSIONS).
+    user = make_user("ops")
+    set_role(user, OPERATOR)
+    assert user.is_staff
     user = make_user("boss")
     set_role(user, ADMIN)
     assert user.is_staff and role_of(user) == ADMIN

@@ -12,9 +12,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from accounts.roles import VIEWER
 from hosts import agent_dist, pki, vault
 from hosts.models import ApiKey, ApiKeyScope, EnrollmentToken, Host, hash_key
-from statusdash.tests.support import sample_report
+from statusdash.tests.support import sample_report, user_with_role
 
 pytestmark = pytest.mark.django_db
 URL = "/add-host/"
@@ -109,7 +110,7 @@ def test_an_existing_name_is_refused(admin: Client) -> None:
 
 def test_only_admins_may_add_hosts(client: Client, ca: pki.CertificateAuthority) -> None:
     assert client.get(URL).status_code == 302  # to the log-in
-    client.force_login(User.objects.create_user("viewer", password="pw-123456789"))
+    client.force_login(user_with_role("viewer", VIEWER))
     assert client.get(URL).status_code == 403
     assert add(client).status_code == 403
     assert not Host.objects.exists()

@@ -10,13 +10,15 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from accounts.roles import OPERATOR
 from alerts.models import Alert, AuditEntry, Silence
 from hosts.models import Host
+from statusdash.tests.support import user_with_role
 
 
 @pytest.fixture
 def user(db: Any) -> User:
-    return User.objects.create_user("ana", password="correct horse battery")
+    return user_with_role("ana", OPERATOR, password="correct horse battery")
 
 
 @pytest.fixture

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
+from accounts.roles import VIEWER
 from alerts.models import Alert, Severity
 from dashboard.alert_views import PAGE_SIZE
 from hosts.models import Host
+from statusdash.tests.support import user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,7 @@ async def test_alert_change_tells_the_open_alerts_page_to_refresh(monkeypatch: p
 
     monkeypatch.setattr(live, "IN_WEB_PROCESS", True)
     monkeypatch.setattr(live, "STATUS_WATCH_SECONDS", 3600)
-    user = await database_sync_to_async(User.objects.create_user)("watcher", password="pw-watcher-123")
+    user = await database_sync_to_async(user_with_role)("watcher", VIEWER)
     communicator = WebsocketCommunicator(AlertsConsumer.as_asgi(), "/ws/alerts/")
     communicator.scope["user"] = user
     assert (await communicator.connect())[0]

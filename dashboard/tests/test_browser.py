@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from accounts.roles import VIEWER
 from alerts.models import Alert
 from conftest import CHROMIUM, hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
 from statusdash.tests.skips import on_request_only_for_screenshots
-from statusdash.tests.support import daphne_server, free_port, sample_report
+from statusdash.tests.support import daphne_server, free_port, sample_report, user_with_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,7 +57,7 @@ def chromium() -> Iterator[Browser]:
 
 def make_fleet() -> dict[str, str]:
     """A user and three hosts with agent keys; returns {host name: raw key}."""
-    User.objects.create_user("viewer", password=PASSWORD)
+    user_with_role("viewer", VIEWER, password=PASSWORD)
     keys = {}
     for name, tags in (("web-1", ["prod", "web"]), ("web-2", ["prod", "web"]), ("db-1", ["prod", "db"])):
         host = Host.objects.create(name=name, tags=tags)
@@ -116,7 +116,7 @@ def test_logged_out_visitor_is_sent_to_login(live_hub: str) -> None:
 
 
 def test_wrong_password_is_refused(live_hub: str) -> None:
-    User.objects.create_user("viewer", password=PASSWORD)
+    user_with_role("viewer", VIEWER, password=PASSWORD)
     with chromium() as browser:
         page = browser.new_page()
         page.goto(f"{live_hub}/login/")

@@ -8,16 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Page, sync_playwright
 
 from accounts.models import PersonalToken
-from accounts.roles import set_role
+from accounts.roles import ADMIN, OPERATOR, VIEWER
+from accounts.users import set_password_link
 from checks.models import Check, CheckState, Outcome
 from conftest import CHROMIUM, hub_env
 from statusdash.tests.skips import require_axe
-from statusdash.tests.support import daphne_server
+from statusdash.tests.support import daphne_server, user_with_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -115,7 +115,7 @@ def violations_when_logged_in(tmp_path: Any, username: str, password: str, paths
 
 
 def test_the_checks_pages_have_no_wcag_a_or_aa_violation(tmp_path):
-    User.objects.create_user("viewer", password="pw-viewer-123")
+    user_with_role("viewer", VIEWER, password="pw-viewer-123")
     check = public_check("db", CheckState.CRITICAL)
     check.record(Outcome(CheckState.CRITICAL, "connection refused", None), at=timezone.now())
     paths = ["/checks/", "/checks/db/"]
@@ -123,7 +123,7 @@ def test_the_checks_pages_have_no_wcag_a_or_aa_violation(tmp_path):
 
 
 def test_the_check_form_has_no_wcag_a_or_aa_violation(tmp_path):
-    User.objects.create_user("admin", password="pw-admin-123", is_staff=True)
+    user_with_role("admin", ADMIN, password="pw-admin-123")
     check = public_check("site")
     check.password = "stored-secret"
     check.save()
@@ -144,7 +144,7 @@ def authenticator_code(secret: str) -> str:
 def test_the_log_in_steps_and_two_factor_pages_have_no_wcag_a_or_aa_violation(tmp_path):
     """Also the two-factor set-up as a person does it: QR page, confirm, recovery codes, code step."""
     axe = str(require_axe())
-    User.objects.create_user("viewer", password="pw-viewer-123")
+    user_with_role("viewer", VIEWER, password="pw-viewer-123")
     # A provider that is never asked: the SSO button and the refusal page need only the settings.
     sso = {"OIDC_ISSUER": "http://127.0.0.1:9", "OIDC_CLIENT_ID": "statusdash", "OIDC_CLIENT_SECRET": "x"}
     with daphne_server(env=hub_env(tmp_path, **sso)) as url, sync_playwright() as playwright:
@@ -185,8 +185,7 @@ def test_the_log_in_steps_and_two_factor_pages_have_no_wcag_a_or_aa_violation(tm
 def test_the_api_tokens_page_has_no_wcag_a_or_aa_violation(tmp_path):
     """The list, the form, and the page that shows a new token once."""
     axe = str(require_axe())
-    user = User.objects.create_user("olga", password="pw-olga-12345")
-    set_role(user, "operator")
+    user = user_with_role("olga", OPERATOR, password="pw-olga-12345")
     PersonalToken.issue(user, "backup", "viewer")
     revoked, _ = PersonalToken.issue(user, "old", "operator")
     revoked.revoke()
@@ -205,5 +204,32 @@ def test_the_api_tokens_page_has_no_wcag_a_or_aa_violation(tmp_path):
             page.click("form.panel button[type=submit]")
             assert page.locator("#new-token").inner_text().startswith("sdp_")
             assert violations(page, axe) == [], "new token shown"
+        finally:
+            browser.close()
+
+
+def test_the_set_password_pages_have_no_wcag_a_or_aa_violation(tmp_path):
+    axe = str(require_axe())
+    link = set_password_link(user_with_role("newcomer", VIEWER))
+    path = link.split("/", 3)[3]
+    with daphne_server(env=hub_env(tmp_path)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/{path}")
+            assert page.locator("h1").inner_text() == "Set your password"
+            page.fill("#id_new_password1", "123")
+            page.fill("#id_new_password2", "123")
+            page.click("button[type=submit]")
+            assert page.locator("#password2-errors, #password1-errors").count() >= 1
+            assert violations(page, axe) == [], "the form with errors"
+            page.fill("#id_new_password1", "a-fine-new-password")
+            page.fill("#id_new_password2", "a-fine-new-password")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{url}/password/set/done/")
+            assert violations(page, axe) == [], "done"
+            page.goto(f"{url}/{path}")  # used once: the link no longer works
+            assert page.locator("h1").inner_text() == "This link does not work"
+            assert violations(page, axe) == [], "the used link"
         finally:
             browser.close()

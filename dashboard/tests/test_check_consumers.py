@@ -7,15 +7,17 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, User
 
+from accounts.roles import VIEWER
 from checks.models import Check, CheckState, Outcome
 from dashboard import live
 from dashboard.check_consumers import CheckPageConsumer, ChecksConsumer
+from statusdash.tests.support import user_with_role
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
 def setup() -> tuple[User, Check]:
-    user = User.objects.create_user("viewer", password="pw-viewer-123")
+    user = user_with_role("viewer", VIEWER)
     check = Check(name="db", kind="tcp", target="db.example:5432", retries=0)
     check.full_clean()
     check.save()

@@ -16,16 +16,18 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client
 from django.utils import timezone
 
+from accounts.roles import VIEWER
 from dashboard import live
 from dashboard.consumers import DashboardConsumer, HostPageConsumer
 from dashboard.models import LiveEvent
 from hosts.models import ApiKey, ApiKeyScope, Host
+from statusdash.tests.support import user_with_role
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
 def setup_host() -> tuple[User, Host, str]:
-    user = User.objects.create_user("viewer", password="pw-viewer-123")
+    user = user_with_role("viewer", VIEWER)
     host = Host.objects.create(name="web-1")
     _, key = ApiKey.issue(ApiKeyScope.AGENT, host=host)
     return user, host, key

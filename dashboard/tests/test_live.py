@@ -15,13 +15,14 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
+from accounts.roles import VIEWER
 from alerts.signals import alerts_changed
 from conftest import REDIS_TEST_URL, test_database_url
 from dashboard import live
 from dashboard.consumers import DashboardConsumer
 from hosts.models import ApiKey, ApiKeyScope, Host
 from hosts.signals import host_changed
-from statusdash.tests.support import BASE_DIR, sample_report
+from statusdash.tests.support import BASE_DIR, sample_report, user_with_role
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -42,7 +43,7 @@ def publish_from_another_process(host_id: int, **env: str) -> None:
 
 
 def make_viewer_and_host() -> tuple[User, Host]:
-    return User.objects.create_user("viewer", password="pw-viewer-123"), Host.objects.create(name="worker-pushed")
+    return user_with_role("viewer", VIEWER), Host.objects.create(name="worker-pushed")
 
 
 async def open_dashboard(user: User) -> WebsocketCommunicator:

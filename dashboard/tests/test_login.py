@@ -10,6 +10,9 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from accounts.roles import VIEWER
+from statusdash.tests.support import user_with_role
+
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "pw-viewer-123"
@@ -17,7 +20,7 @@ PASSWORD = "pw-viewer-123"
 
 @pytest.fixture
 def viewer() -> User:
-    return User.objects.create_user("viewer", password=PASSWORD)
+    return user_with_role("viewer", VIEWER, password=PASSWORD)
 
 
 def log_in(client: Client, password: str, username: str = "viewer", address: str = "10.0.0.1") -> int:

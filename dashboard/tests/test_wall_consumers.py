@@ -12,14 +12,16 @@ import time_machine
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
+from accounts.roles import VIEWER
 from alerts.models import Alert
 from dashboard import live, wall_consumers
 from dashboard.tests.test_consumers import post_report
 from dashboard.wall_consumers import WallConsumer
 from hosts.models import ApiKey, ApiKeyScope, Host
+from statusdash.tests.support import user_with_role
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +42,7 @@ def fleet() -> dict[str, Any]:
         host = Host.objects.create(name=name)
         keys[name] = ApiKey.issue(ApiKeyScope.AGENT, host=host)[1]
     return {
-        "user": User.objects.create_user("viewer", password="pw-viewer-123"),
+        "user": user_with_role("viewer", VIEWER),
         "agent_keys": keys,
         "read_key": ApiKey.issue(ApiKeyScope.READ, label="lobby screen")[1],
     }

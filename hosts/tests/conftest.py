@@ -21,14 +21,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 from websockets.sync.client import ClientConnection, connect
 
+from accounts.roles import VIEWER
 from hosts import pki
 from hosts.models import Certificate, CertificateKind, Host
-from statusdash.tests.support import BASE_DIR, free_port
+from statusdash.tests.support import BASE_DIR, free_port, user_with_role
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def tls_daphne(env: dict[str, str], ca_file: Path, mode: str = "optional") -> It
 def dashboard_socket(url: str, ca_file: str) -> ClientConnection:
     """The live dashboard's WebSocket as a logged-in browser opens it, over TLS."""
     browser = Client()
-    browser.force_login(User.objects.create_user("viewer", password="pw-123456789"))
+    browser.force_login(user_with_role("viewer", VIEWER))
     return connect(
         f"wss://{urlsplit(url).netloc}/ws/dashboard/",
         ssl=ssl.create_default_context(cafile=ca_file),

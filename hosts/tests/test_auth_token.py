@@ -15,7 +15,9 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from accounts.roles import VIEWER
 from hosts.auth import JWT_ALGORITHM, JWT_AUDIENCE
+from statusdash.tests.support import user_with_role
 
 
 def token_for(client: Client, username: str, password: str) -> Any:
@@ -26,7 +28,7 @@ def token_for(client: Client, username: str, password: str) -> Any:
 
 @pytest.fixture
 def reader(db: Any) -> User:
-    return User.objects.create_user("reader", password="correct horse battery")
+    return user_with_role("reader", VIEWER, password="correct horse battery")
 
 
 def test_token_reads_the_api(client: Client, reader: User) -> None:

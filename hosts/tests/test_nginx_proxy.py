@@ -19,16 +19,16 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from django.test import Client
 
+from accounts.roles import VIEWER
 from conftest import REDIS_TEST_URL, hub_env
 from hosts import pki, vault
 from hosts.models import ApiKey, ApiKeyScope, Host
 from hosts.tests.conftest import CertMaker, serving
 from metrics.models import MetricSample
 from statusdash.tests.skips import find_tool
-from statusdash.tests.support import BASE_DIR, daphne_server, dashboard_socket, free_port, sample_report
+from statusdash.tests.support import BASE_DIR, daphne_server, dashboard_socket, free_port, sample_report, user_with_role
 
 NGINX = find_tool("nginx") or "nginx"
 CONFIG = BASE_DIR / "deploy" / "nginx" / "statusdash.conf"
@@ -177,7 +177,7 @@ def test_forged_headers_sent_straight_to_daphne_are_ignored(hub: str, certs: Cer
 
 def test_the_dashboard_websocket_works_through_nginx(nginx: str, certs: CertMaker, agent_host: Host) -> None:
     browser = Client()
-    browser.force_login(User.objects.create_user("viewer", password="pw-123456789"))
+    browser.force_login(user_with_role("viewer", VIEWER))
     with dashboard_socket(nginx, browser.cookies["sessionid"].value, cafile=str(pki.ca_paths()[0])) as socket:
         assert post_report(nginx, cert=certs.client("agent-1").pair).status_code == 202
         assert received(socket, f'id="host-{agent_host.pk}"')
@@ -220,7 +220,7 @@ def test_websockets_through_nginx_reach_two_daphne_upstreams(
     """nginx balances over both Daphnes; the socket sits on one, every report pushes to it."""
     _, read_key = ApiKey.issue(ApiKeyScope.READ, label="prometheus")
     browser = Client()
-    browser.force_login(User.objects.create_user("viewer", password="pw-123456789"))
+    browser.force_login(user_with_role("viewer", VIEWER))
     session, cafile = browser.cookies["sessionid"].value, str(pki.ca_paths()[0])
     with nginx_in_front(tmp_path / "nginx", *two_hubs) as url, dashboard_socket(url, session, cafile) as socket:
         for _ in range(4):

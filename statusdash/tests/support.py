@@ -19,6 +19,18 @@ from typing import IO, Any
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
+def user_with_role(name: str, role: str | None, password: str = "pw-long-enough-123", **fields: Any) -> Any:  # noqa: S107 (a test user's)
+    """A user with `role` (accounts.roles), or none with None: the actors of role tests."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.roles import set_role
+
+    user = get_user_model().objects.create_user(name, password=password, **fields)
+    if role is not None:
+        set_role(user, role)
+    return user
+
+
 def sample_report(
     collected_at: datetime | None = None, *, host: str | None = None, seed: int | None = None
 ) -> dict[str, Any]:
@@ -202,9 +214,10 @@ def celery_worker(env: dict[str, str] | None = None, *args: str) -> Iterator[sub
         stop(process)
 
 
-def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None) -> Any:
+def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None, path: str = "/ws/dashboard/") -> Any:
     """A logged-in browser's dashboard WebSocket (a `websockets` sync connection): its
-    session cookie and the page's own Origin, over TLS when `base_url` is https."""
+    session cookie and the page's own Origin, over TLS when `base_url` is https. `path`:
+    another page's socket (`/ws/hosts/web-1/`)."""
     import ssl
     from urllib.parse import urlsplit
 
@@ -212,7 +225,7 @@ def dashboard_socket(base_url: str, session_id: str, cafile: str | None = None) 
 
     secure = base_url.startswith("https://")
     return connect(
-        f"{'wss' if secure else 'ws'}://{urlsplit(base_url).netloc}/ws/dashboard/",
+        f"{'wss' if secure else 'ws'}://{urlsplit(base_url).netloc}{path}",
         ssl=ssl.create_default_context(cafile=cafile) if secure else None,
         additional_headers={"Cookie": f"sessionid={session_id}", "Origin": base_url},
         # The first socket a fresh hub serves opens its channel layer and database pool:

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.test import Client, RequestFactory
 
+from accounts.roles import VIEWER
 from hosts.models import ApiKey, Certificate, Host
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,10 @@ REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta
 
 @pytest.fixture
 def viewer(db: Any) -> User:
+    # Staff in the viewer group (set_role would not make a viewer staff): the view permissions
+    # of every model, and none that acts.
     user = User.objects.create_user("auditor", password="pw-auditor-123", is_staff=True)
+    user.groups.add(Group.objects.get(name=VIEWER))
     user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
     return user
 

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import requests
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client
@@ -23,12 +22,13 @@ from django.test.utils import CaptureQueriesContext
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
+from accounts.roles import VIEWER
 from dashboard.consumers import DashboardConsumer
 from hosts.models import ApiKey, ApiKeyScope, Host
 from statusdash.lib import observability
 from statusdash.lib.env import env_networks
 from statusdash.tests.skips import require_tool
-from statusdash.tests.support import BASE_DIR
+from statusdash.tests.support import BASE_DIR, user_with_role
 
 REPORT = "/api/metrics/report"
 
@@ -235,7 +235,7 @@ def test_host_values_come_from_the_cache_not_the_samples_table(
 async def test_open_websockets_are_counted(client: Client, read_key: str) -> None:
     from channels.db import database_sync_to_async
 
-    user = await database_sync_to_async(User.objects.create_user)("viewer", password="pw-viewer-123")
+    user = await database_sync_to_async(user_with_role)("viewer", VIEWER)
     communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/dashboard/")
     communicator.scope["user"] = user
     connected, _ = await communicator.connect()

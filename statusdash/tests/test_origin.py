@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from accounts.roles import VIEWER
 from statusdash.lib.origin import allowed_origin
+from statusdash.tests.support import user_with_role
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_public_url_is_trusted_behind_a_proxy_that_drops_the_port(hub_settings: 
 
 @pytest.mark.slow
 def test_a_real_daphne_refuses_a_socket_from_another_port(live_hub: str) -> None:
-    User.objects.create_user("viewer", password="pw-viewer-123")
+    user_with_role("viewer", VIEWER, password="pw-viewer-123")
     browser = Client()
     assert browser.login(username="viewer", password="pw-viewer-123")
     cookie = f"sessionid={browser.cookies['sessionid'].value}"

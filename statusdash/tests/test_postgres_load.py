@@ -14,14 +14,14 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from django.contrib.auth.models import User
 from django.test import Client
 
+from accounts.roles import VIEWER
 from conftest import hub_env, test_database_url
 from hosts.models import ApiKey, ApiKeyScope, Host
 from metrics.models import MetricSample
 from statusdash.tests.skips import postgres_only
-from statusdash.tests.support import daphne_server, dashboard_socket, sample_report
+from statusdash.tests.support import daphne_server, dashboard_socket, sample_report, user_with_role
 
 pytestmark = [
     pytest.mark.slow,
@@ -94,7 +94,7 @@ def test_concurrent_reports_are_all_stored_with_no_5xx_and_connections_within_th
         host = Host.objects.create(name=f"pg-load-{i:02d}")
         keys[host.name] = ApiKey.issue(ApiKeyScope.AGENT, host=host)[1]
     browser = Client()
-    browser.force_login(User.objects.create_user("viewer", password="pw-viewer-123"))
+    browser.force_login(user_with_role("viewer", VIEWER))
     statuses: dict[str, list[int]] = {name: [] for name in keys}
     accepted: dict[str, list[str]] = {name: [] for name in keys}
 

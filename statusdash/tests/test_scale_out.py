@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from django.test import Client
 
+from accounts.roles import VIEWER
 from conftest import REDIS_TEST_URL, hub_env
 from hosts.models import ApiKey, ApiKeyScope, Host
-from statusdash.tests.support import BASE_DIR, celery_worker, daphne_server, dashboard_socket, stop
+from statusdash.tests.support import BASE_DIR, celery_worker, daphne_server, dashboard_socket, stop, user_with_role
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +39,7 @@ def two_hubs(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 def logged_in_session() -> str:
     client = Client()
-    client.force_login(User.objects.create_user("viewer", password="pw-viewer-123"))
+    client.force_login(user_with_role("viewer", VIEWER))
     return client.cookies["sessionid"].value
 
 

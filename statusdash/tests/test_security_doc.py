@@ -36,3 +36,20 @@ def test_every_row_of_the_threat_model_names_a_test() -> None:
     rows = [line for line in text[text.index("## Threat model") :].splitlines() if line.startswith("| ")][2:]
     assert rows
     assert [row for row in rows if "::test_" not in row.rsplit("|", 2)[1]] == []
+
+
+def test_the_users_doc_names_tests_that_exist() -> None:
+    """docs/users.md: each role's rights and the test proving each, checked the same way."""
+    text = (BASE_DIR / "docs" / "users.md").read_text()
+    named, path = [], ""
+    for cell in re.findall(r"`([^`]*::[^`]+)`", text[text.index("## Rights") :]):
+        file_part, _, test = cell.partition("::")
+        path = file_part or path
+        named.append((path, test))
+    assert len(named) >= 20
+    missing = [
+        f"{path}::{test}"
+        for path, test in named
+        if not re.search(rf"^(async )?def {re.escape(test)}\(", (BASE_DIR / path).read_text(), re.MULTILINE)
+    ]
+    assert missing == []
