@@ -19,3 +19,12 @@ class RoleBackend(ModelBackend):
     def _get_group_permissions(self, user_obj: Any) -> Any:
         role = role_of(user_obj)
         return Permission.objects.filter(group__name=role) if role else Permission.objects.none()
+
+
+class RolePermissionsBackend(RoleBackend):
+    """The role's permissions, and no password checked: the backend when PASSWORD_LOGIN=false."""
+
+    def authenticate(
+        self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
+        return None

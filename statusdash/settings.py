@@ -180,9 +180,6 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-# Model permissions (the admin site) come from the user's role: accounts/rights.py decides.
-AUTHENTICATION_BACKENDS = ["accounts.backends.RoleBackend"]
-
 ROOT_URLCONF = "statusdash.urls"
 ASGI_APPLICATION = "statusdash.asgi.application"
 WSGI_APPLICATION = None
@@ -408,8 +405,12 @@ LOGIN_REDIRECT_URL_FAILURE = "/login/sso-refused/"
 PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
 if not PASSWORD_LOGIN and not OIDC_ENABLED:
     raise ImproperlyConfigured("PASSWORD_LOGIN=false needs OIDC_ISSUER: no one could log in")
-# Without the password backend no password is checked anywhere, whatever form a request reaches.
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"] if PASSWORD_LOGIN else []
+# Model permissions (the admin site) come from the user's role (accounts/rights.py decides), from
+# either backend. Without password log-in the one that checks passwords is not loaded, so no
+# password is checked anywhere, whatever form a request reaches.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.RoleBackend" if PASSWORD_LOGIN else "accounts.backends.RolePermissionsBackend"
+]
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("accounts.oidc.RoleClaimBackend")
 

@@ -19,7 +19,7 @@ from statusdash.tests.support import free_port
 
 pytestmark = pytest.mark.django_db
 
-BACKENDS = ["django.contrib.auth.backends.ModelBackend", "accounts.oidc.RoleClaimBackend"]
+BACKENDS = ["accounts.backends.RoleBackend", "accounts.oidc.RoleClaimBackend"]
 
 
 def sso_settings(issuer: str, **extra: Any) -> override_settings:

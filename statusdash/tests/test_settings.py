@@ -84,7 +84,7 @@ def test_oidc_settings_read_together(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "True https://id.example.test {'ops': 'operator', 'admins': 'admin'} ['accounts.oidc.RoleClaimBackend'] all"
+        "True https://id.example.test {'ops': 'operator', 'admins': 'admin'} ['accounts.backends.RolePermissionsBackend', 'accounts.oidc.RoleClaimBackend'] all"
     )
 
 
