@@ -9,6 +9,7 @@ from django.db import connection, models
 
 from hosts.models import Host
 from metrics.signals import report_facts
+from statusdash.lib.prepared import prepared_cursor
 from statusdash.lib.writelock import COMMIT_WITHOUT_FLUSH_SQL
 
 # The numbers charted over time: history reads them, rollups keep their min, max and average.
@@ -165,7 +166,8 @@ class MetricSample(models.Model):
                 f"SELECT ARRAY(SELECT {connection.ops.quote_name('collected_at')} FROM stored){facts}{flush} "
                 "FROM reporting_host"
             )
-            with connection.cursor() as cursor:
+            # Bound on the server, so PostgreSQL plans it once per connection (statusdash/lib/prepared.py).
+            with prepared_cursor() as cursor:
                 cursor.execute(sql, [*host_params, *insert_params])
                 row = cursor.fetchone()
             if row is None:  # the INSERT ran, and rolls back with the caller's transaction
