@@ -208,3 +208,15 @@ def test_on_postgres_a_report_commits_without_waiting_for_the_disk_and_nothing_e
 def test_ingest_synchronous_commit_makes_a_report_wait_for_the_disk(host: Host, settings: Any) -> None:
     settings.INGEST_SYNCHRONOUS_COMMIT = True
     assert synchronous_commit_while_storing(host) == "on"
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_on_postgres_a_reports_statement_is_prepared_on_its_connection(host: Host) -> None:
+    """After a few reports PostgreSQL plans it no more (statusdash/lib/prepared.py)."""
+    for second in range(10):
+        ingest.store_reports(host, [validated(NOW - timedelta(seconds=second))])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert [s for s in statements if s.startswith("WITH reporting_host AS (UPDATE")]
