@@ -9,12 +9,13 @@ class AlertsConfig(AppConfig):
         # Imported here, once the app registry is ready (they import models).
         from django.db.models.signals import post_delete, post_save
 
-        from alerts.evaluate import evaluate_stored, forget_rules
+        from alerts.evaluate import OPEN_ON_HOST, evaluate_stored, forget_rules, open_on_host_sql
         from alerts.models import AlertRule
-        from metrics.signals import samples_stored
+        from metrics.signals import ask_with_each_report, samples_stored
 
         samples_stored.connect(evaluate_stored, dispatch_uid="alerts.evaluate_stored")
         track_in_audit_trail()
+        ask_with_each_report(OPEN_ON_HOST, open_on_host_sql())
         post_save.connect(forget_rules, sender=AlertRule, dispatch_uid="alerts.forget_rules.save")
         post_delete.connect(forget_rules, sender=AlertRule, dispatch_uid="alerts.forget_rules.delete")
 

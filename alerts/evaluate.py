@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from alerts.models import HOST_OFFLINE_RULE, SEVERITY_RANK, Alert, AlertRule, Breach, Severity
+from alerts.models import HOST_OFFLINE_RULE, SEVERITY_RANK, Alert, AlertRule, AlertState, Breach, Severity
 from alerts.rules import describe_reading, readings
 from hosts.models import Host
 from metrics.models import MetricSample
@@ -33,11 +33,17 @@ _rules_cache: tuple[float, list[AlertRule]] = (float("-inf"), [])
 
 def enabled_rules() -> list[AlertRule]:
     global _rules_cache
-    loaded_at, rules = _rules_cache
-    if time.monotonic() - loaded_at > RULES_TTL_SECONDS:
+    rules = remembered_rules()
+    if rules is None:
         rules = list(AlertRule.objects.filter(enabled=True))
         _rules_cache = (time.monotonic(), rules)
     return rules
+
+
+def remembered_rules() -> list[AlertRule] | None:
+    """The enabled rules if this process has a fresh copy, else None (without reading them)."""
+    loaded_at, rules = _rules_cache
+    return rules if time.monotonic() - loaded_at <= RULES_TTL_SECONDS else None
 
 
 def forget_rules(**kwargs: object) -> None:
@@ -51,19 +57,74 @@ def evaluation_horizon() -> timedelta:
     return timedelta(seconds=settings.REPORT_INTERVAL * settings.OFFLINE_AFTER_INTERVALS)
 
 
-def evaluate_stored(sender: Any, host: Host, samples: list[MetricSample], **kwargs: Any) -> None:
+# Asked with every report, in its own statement (metrics.signals.ask_with_each_report): has
+# the host a firing alert or a pending breach? Registered in AlertsConfig.ready().
+OPEN_ON_HOST = "alerts.open_on_host"
+
+
+def open_on_host_sql() -> str:
+    """OPEN_ON_HOST as SQL over the host's row, for PostgreSQL and SQLite alike (both index
+    alerts by host and state, breaches by host)."""
+    host = f'"{Host._meta.db_table}"."id"'
+    alert, breach = Alert._meta.db_table, Breach._meta.db_table
+    # Only our models' table names and a constant go into the text.
+    return (
+        f'EXISTS (SELECT 1 FROM "{alert}" WHERE "{alert}"."host_id" = {host}'  # noqa: S608
+        f' AND "{alert}"."state" = \'{AlertState.FIRING.value}\')'
+        f' OR EXISTS (SELECT 1 FROM "{breach}" WHERE "{breach}"."host_id" = {host})'
+    )
+
+
+def evaluate_stored(
+    sender: Any, host: Host, samples: list[MetricSample], facts: dict[str, Any] | None = None, **kwargs: Any
+) -> None:
     """samples_stored receiver: evaluate the rules inside the ingest transaction.
 
     In a savepoint, so that a broken rule never costs the data: the samples stay, the
     error is logged and counted (statusdash_alert_evaluation_failures_total in /metrics),
     never silent: a host whose rules fail is a host nobody is alerted about.
+
+    Most reports change nothing: when the report's statement found nothing open on the host
+    (`facts`, OPEN_ON_HOST) and no rule is crossed by the newest sample, there is no alert to
+    resolve, no breach to end and none to open, so nothing is read, and no savepoint taken.
     """
     try:
+        if changes_nothing(host, samples, facts or {}):
+            return
         with transaction.atomic():
             evaluate_samples(host, samples)
     except Exception:
         log.exception("alert evaluation failed", extra={"host": host.name})
         record_alert_evaluation_failure()
+
+
+def changes_nothing(host: Host, samples: list[MetricSample], facts: dict[str, Any]) -> bool:
+    """True when evaluating these samples could neither open, move nor close anything, known
+    without reading the database: the newest is too old to say anything about now, or the host
+    had no firing alert and no breach when its report was stored and no enabled rule is crossed.
+    False when unsure (the fact not asked, the rules not in memory).
+
+    The fact is as of the report's statement's snapshot. A report of the same host committing
+    in between (it held the host's row, which the statement waited for) may have opened
+    something this one does not see: skipping is then what evaluating this report first would
+    have done (nothing, with nothing open), an order two reports in flight at once may take.
+    A report that finds something open reads afresh and evaluates as ever.
+    """
+    if not samples:
+        return True
+    newest = max(samples, key=lambda s: s.collected_at)
+    if timezone.now() - newest.collected_at > evaluation_horizon():
+        return True
+    rules = remembered_rules()
+    if facts.get(OPEN_ON_HOST, True) or rules is None:
+        return False
+    return not any(
+        rule.severity_for(value) is not None
+        for rule in rules
+        if rule.applies_to(host)
+        for subject, value in readings(rule.metric, newest, host.cpu_count)
+        if not rule.subject or subject == rule.subject
+    )
 
 
 def evaluate_samples(host: Host, samples: list[MetricSample]) -> None:

@@ -50,15 +50,16 @@ def agent_loop(url: str, key: str, host: str, deadline: float, batch_every: int,
         headers["Authorization"] = f"Bearer {key}"
     template = sample_report(host=host, seed=hash(host) & 0xFFFF)
     sent = 0
-    # Reports 10 ms apart from a minute ago: unique, never in the future, and recent enough
-    # that the hub evaluates its alert rules on them, as it does for a live agent.
+    # Reports at least 10 ms apart and at most a second old: unique, never in the future, and
+    # recent enough that the hub evaluates its alert rules on them, as it does for a live agent
+    # (a minute behind, as they once were, is past the horizon: evaluation stopped at its start).
     clock = datetime.now(UTC) - timedelta(minutes=1)
     while time.perf_counter() < deadline:
         sent += 1
         count = 10 if batch_every and sent % batch_every == 0 else 1
         reports = []
         for _ in range(count):
-            clock += timedelta(milliseconds=10)
+            clock = max(clock + timedelta(milliseconds=10), datetime.now(UTC) - timedelta(seconds=1))
             report = dict(template)
             report["collected_at"] = clock.isoformat()
             reports.append(report)

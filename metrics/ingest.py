@@ -14,7 +14,10 @@ PostgreSQL 0.42 and 0.33 with it, 0.61 and 0.49 without. It never paid, so it is
 gone (docs/benchmarks.md, "Write path in one hop").
 
 On PostgreSQL a report's commit does not wait for the disk unless INGEST_SYNCHRONOUS_COMMIT
-is set (statusdash/lib/writelock.py says what that risks; docs/deploy.md, "Durability").
+is set (statusdash/lib/writelock.py says what that risks; docs/deploy.md, "Durability"), and
+the host's UPDATE, the samples' INSERT and that setting are one statement
+(`MetricSample.store_batch`): with BEGIN and COMMIT, three round trips for a report whose
+host has no alert open and no rule crossed (alerts.evaluate reads no more then).
 """
 
 from __future__ import annotations
@@ -54,16 +57,16 @@ def ingest_reports(host: Host, reports: list[dict[str, Any]]) -> Ingested:
     makes are one push (dashboard/live.py), and the cache is written first because the
     push re-reads it. A batch caches and pushes its newest report only.
     """
-    with write_transaction(wait_for_disk=settings.INGEST_SYNCHRONOUS_COMMIT):
-        stored, duplicates = MetricSample.store_reports(host, reports)
-        if stored:
-            newest = max(stored, key=lambda sample: sample.collected_at)
+    with write_transaction():
+        batch = MetricSample.store_batch(host, reports, wait_for_disk=settings.INGEST_SYNCHRONOUS_COMMIT)
+        if batch.samples:
+            newest = max(batch.samples, key=lambda sample: sample.collected_at)
             # Registered before anything can queue a push: on-commit callbacks run in order.
             transaction.on_commit(lambda: latest.remember(newest))
-            samples_stored.send(sender=MetricSample, host=host, samples=stored)
+            samples_stored.send(sender=MetricSample, host=host, samples=batch.samples, facts=batch.facts)
             host_changed.send(sender=MetricSample, host_id=host.pk)
         checks = report_check_results(host, reports)
-    return Ingested(stored, duplicates, checks)
+    return Ingested(batch.samples, batch.duplicates, checks)
 
 
 def report_check_results(host: Host, reports: list[dict[str, Any]]) -> CheckResultCounts | None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, models
 
 from hosts.models import Host
+from metrics.signals import report_facts
+from statusdash.lib.prepared import prepared_cursor
+from statusdash.lib.writelock import COMMIT_WITHOUT_FLUSH_SQL
 
 # The numbers charted over time: history reads them, rollups keep their min, max and average.
 CHARTED_COLUMNS = [
@@ -31,6 +34,13 @@ def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class StoredBatch(NamedTuple):
+    samples: list[MetricSample]
+    duplicates: int
+    # The answers to metrics.signals.report_facts, by name, read in the report's statement.
+    facts: dict[str, Any]
 
 
 class HostGone(Exception):
@@ -117,28 +127,70 @@ class MetricSample(models.Model):
     @classmethod
     def store_reports(cls, host: Host, reports: list[dict[str, Any]]) -> tuple[list[MetricSample], int]:
         """Store a batch of validated reports; resent ones are skipped. Returns the samples
-        stored and the number of duplicates.
+        stored and the number of duplicates (`store_batch` without the facts)."""
+        batch = cls.store_batch(host, reports)
+        return batch.samples, batch.duplicates
+
+    @classmethod
+    def store_batch(cls, host: Host, reports: list[dict[str, Any]], *, wait_for_disk: bool = True) -> StoredBatch:
+        """Store a batch of validated reports and describe their host by the newest of them;
+        resent reports are skipped. Raises HostGone when the host's row was deleted since its
+        agent was identified: the request fails alone, with a reason (foreign keys are checked
+        at COMMIT, so without this a neighbour sharing the commit would fail too).
 
         Opens no transaction of its own: run it inside the caller's (`metrics.ingest`
         opens the one the write path uses) so the batch is stored all-or-nothing.
+
+        On PostgreSQL it is one statement, one round trip: the host's UPDATE (which locks the
+        row, so a delete waits for this commit) and the samples' INSERT as a CTE, returning the
+        stored times, the facts apps asked for (metrics.signals.report_facts) and, with
+        `wait_for_disk=False`, turning off the WAL flush wait for this transaction's commit. On
+        SQLite, in-process and without round trips, it is the UPDATE … RETURNING and then the
+        INSERT. docs/benchmarks.md, "PostgreSQL under load", measured why.
         """
         newest = max(reports, key=lambda r: r["collected_at"])
-        # First, so a host deleted since its agent was identified fails this request alone,
-        # with a reason, before any row refers to it (foreign keys are checked at COMMIT).
-        # On PostgreSQL the UPDATE also locks the row: a delete now waits for this commit.
-        if not Host.record_report(host.pk, newest["system"], newest["cpu"]["count"]):
-            raise HostGone(host.name)
         by_time: dict[datetime, MetricSample] = {}
         for report in reports:
             if report["collected_at"] not in by_time:
                 by_time[report["collected_at"]] = cls.from_report(host, report)
-        stored = cls._insert_new(list(by_time.values()))
-        return stored, len(reports) - len(stored)
+        host_sql, host_params = Host.report_update(host.pk, newest["system"], newest["cpu"]["count"])
+        insert_sql, insert_params, by_key = cls._insert_new(list(by_time.values()))
+        names = list(report_facts)
+        # The facts' SQL comes from the apps' own code (metrics.signals.ask_with_each_report), never from input.
+        returning = ", ".join(["1", *(f"({report_facts[name]}) AS fact_{i}" for i, name in enumerate(names))])
+        if connection.vendor == "postgresql":
+            flush = f", {COMMIT_WITHOUT_FLUSH_SQL}" if not wait_for_disk else ""
+            facts = "".join(f", reporting_host.fact_{i}" for i in range(len(names)))
+            sql = (
+                f"WITH reporting_host AS ({host_sql} RETURNING {returning}), stored AS ({insert_sql}) "  # noqa: S608
+                f"SELECT ARRAY(SELECT {connection.ops.quote_name('collected_at')} FROM stored){facts}{flush} "
+                "FROM reporting_host"
+            )
+            # Bound on the server, so PostgreSQL plans it once per connection (statusdash/lib/prepared.py).
+            with prepared_cursor() as cursor:
+                cursor.execute(sql, [*host_params, *insert_params])
+                row = cursor.fetchone()
+            if row is None:  # the INSERT ran, and rolls back with the caller's transaction
+                raise HostGone(host.name)
+            returned, answers = row[0], row[1 : 1 + len(names)]
+        else:
+            with connection.cursor() as cursor:
+                # First, so a deleted host stores nothing before its request fails.
+                cursor.execute(f"{host_sql} RETURNING {returning}", host_params)
+                host_row = cursor.fetchone()
+                if host_row is None:
+                    raise HostGone(host.name)
+                answers = host_row[1:]
+                cursor.execute(insert_sql, insert_params)
+                returned = [row[0] for row in cursor.fetchall()]
+        stored = sorted((by_key[_aware(value)] for value in returned), key=lambda s: s.collected_at)
+        return StoredBatch(stored, len(reports) - len(stored), dict(zip(names, answers, strict=True)))
 
     @classmethod
-    def _insert_new(cls, samples: list[MetricSample]) -> list[MetricSample]:
+    def _insert_new(cls, samples: list[MetricSample]) -> tuple[str, list[Any], dict[datetime, MetricSample]]:
         """INSERT … ON CONFLICT DO NOTHING RETURNING: one statement that stores the new
-        samples and says which they were, where the ORM needs a SELECT and an INSERT.
+        samples and says which they were (by collected_at, the key returned), where the ORM
+        needs a SELECT and an INSERT.
 
         This is the hot path of ingest; building the query through the ORM cost more
         than running it. Values are still prepared by each field, exactly as the ORM would.
@@ -158,10 +210,7 @@ class MetricSample(models.Model):
             f"ON CONFLICT ({quote('host_id')}, {quote('collected_at')}) DO NOTHING "
             f"RETURNING {quote('collected_at')}"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            returned = [_aware(row[0]) for row in cursor.fetchall()]
-        return sorted((by_key[value] for value in returned), key=lambda s: s.collected_at)
+        return sql, params, by_key
 
     def summary(self) -> dict[str, Any]:
         """What a host card and the host list show; also what the latest-metrics cache holds."""

@@ -247,6 +247,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"] = {
         **DATABASES["default"].get("OPTIONS", {}),
         "pool": {"min_size": 0, "max_size": WEB_THREADS + 1, "max_idle": 60, "timeout": 5},
+        # A statement sent through statusdash.lib.prepared (a report's) is prepared on its
+        # connection after this many runs; Django's own cursors never are (they bind in the client).
+        "prepare_threshold": 5,
     }
 
 if REDIS_URL:

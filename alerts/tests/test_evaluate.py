@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alerts import evaluate
 from alerts.evaluate import evaluate_samples
 from alerts.models import Alert, AlertRule, Breach
 from hosts.models import Host
+from metrics.ingest import ingest_reports
 from metrics.models import MetricSample
+from metrics.schemas import ReportIn
 from statusdash.tests.support import sample_report
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -235,9 +239,11 @@ def test_a_failing_alert_evaluation_does_not_lose_the_report(
         raise RuntimeError("a rule that cannot be evaluated")
 
     monkeypatch.setattr(evaluate, "evaluate_samples", broken)
+    body = make_report()
+    body["disks"][0]["percent"] = 97.0  # crosses the disk rule, so the rules are evaluated
     response = client.post(
         "/api/metrics/report",
-        json.dumps(make_report()),
+        json.dumps(body),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {agent_key}",
     )
@@ -301,10 +307,165 @@ def test_an_evaluation_error_is_logged_and_counted(
 
     monkeypatch.setattr(evaluate, "evaluate_samples", broken)
     before = ALERT_EVALUATION_FAILURES._value.get()
+    body = make_report()
+    body["disks"][0]["percent"] = 97.0  # crosses the disk rule, so the rules are evaluated
     response = client.post(
-        "/api/metrics/report", make_report(), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {agent_key}"
+        "/api/metrics/report", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {agent_key}"
     )
     assert response.status_code == 202  # the report is kept
     assert MetricSample.objects.filter(host=host).count() == 1
     assert ALERT_EVALUATION_FAILURES._value.get() == before + 1
     assert [r.getMessage() for r in caplog.records if r.name == "alerts.evaluate"] == ["alert evaluation failed"]
+
+
+# Through the write path itself (metrics.ingest), where the report's statement tells the rules
+# whether anything is open on the host, and a report that can change nothing reads no further.
+
+
+def report_through_ingest(host: Host, at: datetime, cpu: float = 10.0, disk: float = 40.0) -> None:
+    report = sample_report(at, seed=1)
+    report["cpu"]["percent"] = cpu
+    report["disks"][0]["percent"] = disk  # "/"
+    ingest_reports(host, [ReportIn.model_validate(report).model_dump()])
+
+
+@pytest.fixture
+def rules_in_memory() -> None:
+    evaluate.forget_rules()
+    evaluate.enabled_rules()
+
+
+def queries_of_one_report(host: Host, at: datetime, **values: float) -> list[str]:
+    """The statements one report sent, but its own (the host's UPDATE, the samples' INSERT) and
+    the savepoint its transaction is inside a test's."""
+    with CaptureQueriesContext(connection) as queries:
+        report_through_ingest(host, at, **values)
+    sql = [query["sql"] for query in queries.captured_queries]
+    own = [q for q in sql if q.startswith(('UPDATE "hosts_host"', 'INSERT INTO "metrics_metricsample"', "WITH"))]
+    # PostgreSQL: the host's UPDATE and the samples' INSERT are one statement; SQLite: two.
+    assert len(own) == (1 if connection.vendor == "postgresql" else 2)
+    assert sql[0].startswith("SAVEPOINT") and sql[-1].startswith("RELEASE SAVEPOINT")
+    return [q for q in sql[1:-1] if q not in own]
+
+
+@pytest.mark.django_db
+def test_a_report_that_can_change_nothing_reads_no_alerts_and_takes_no_savepoint(
+    host: Host, rules_in_memory: None
+) -> None:
+    assert queries_of_one_report(host, timezone.now()) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("open_thing", ["firing alert", "breach"])
+def test_a_host_with_something_open_has_its_rules_read(host: Host, rules_in_memory: None, open_thing: str) -> None:
+    if open_thing == "firing alert":
+        Alert.objects.fire("host_offline", host=host, severity="critical")
+    else:
+        report_through_ingest(host, timezone.now() - timedelta(seconds=10), cpu=99.0)  # cpu waits its duration
+        assert Breach.objects.filter(host=host).exists()
+    sql = queries_of_one_report(host, timezone.now())
+    assert [q for q in sql if 'FROM "alerts_alert"' in q] and [q for q in sql if 'FROM "alerts_breach"' in q]
+    assert sql[0].startswith("SAVEPOINT")  # the evaluation's own: a broken rule never costs the data
+
+
+@pytest.mark.django_db
+def test_a_report_resolves_host_offline_fired_by_the_sweep(host: Host, rules_in_memory: None) -> None:
+    """The sweep (another process) fired it: this process learns of it only from the report's statement."""
+    Alert.objects.fire("host_offline", host=host, severity="critical")
+    report_through_ingest(host, timezone.now())
+    assert firing("host_offline") == []
+
+
+@pytest.mark.django_db
+def test_a_report_below_the_level_ends_a_pending_breach(host: Host, rules_in_memory: None) -> None:
+    report_through_ingest(host, timezone.now() - timedelta(seconds=10), cpu=99.0)
+    assert Breach.objects.filter(host=host, rule__name="cpu").exists()
+    report_through_ingest(host, timezone.now(), cpu=10.0)
+    assert not Breach.objects.filter(host=host).exists()
+
+
+@pytest.mark.django_db
+def test_a_firing_alert_resolves_below_its_clear_level(host: Host, rules_in_memory: None) -> None:
+    report_through_ingest(host, timezone.now() - timedelta(seconds=10), disk=97.0)
+    assert [a.subject for a in firing("disk")] == ["/"]
+    report_through_ingest(host, timezone.now(), disk=40.0)
+    assert firing("disk") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rules", ["in memory", "not in memory"])
+def test_a_rule_crossed_on_a_host_with_nothing_open_fires(host: Host, rules: str) -> None:
+    evaluate.forget_rules()
+    if rules == "in memory":
+        evaluate.enabled_rules()
+    report_through_ingest(host, timezone.now(), disk=97.0)
+    assert [a.subject for a in firing("disk")] == ["/"]
+
+
+@pytest.mark.django_db
+def test_a_rule_scoped_to_a_mount_is_crossed_only_by_that_mount(host: Host, rules_in_memory: None) -> None:
+    AlertRule.objects.filter(name="disk").update(subject="/data")
+    evaluate.forget_rules()  # update() sends no signal: the copy in memory is reloaded by hand
+    evaluate.enabled_rules()
+    # "/" at 99 %: the rule does not look at it.
+    assert queries_of_one_report(host, timezone.now() - timedelta(seconds=10), disk=99.0) == []
+    report = sample_report(timezone.now(), seed=1)
+    report["disks"][1]["percent"] = 99.0  # "/data"
+    ingest_reports(host, [ReportIn.model_validate(report).model_dump()])
+    assert [a.subject for a in firing("disk")] == ["/data"]
+
+
+@pytest.mark.django_db
+def test_without_the_fact_the_rules_are_read(host: Host, rules_in_memory: None) -> None:
+    """A sender that did not ask (or an app registry without the question) gets the full evaluation."""
+    Alert.objects.fire("host_offline", host=host, severity="critical")
+    sample = MetricSample.from_report(host, {**sample_report(timezone.now()), "collected_at": timezone.now()})
+    evaluate.evaluate_stored(sender=MetricSample, host=host, samples=[sample])
+    assert firing("host_offline") == []
+
+
+@pytest.mark.django_db
+def test_a_failure_deciding_whether_to_evaluate_keeps_the_report(
+    host: Host, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from statusdash.lib.observability import ALERT_EVALUATION_FAILURES
+
+    def broken(*args: Any) -> bool:
+        raise RuntimeError("a reading that cannot be taken")
+
+    monkeypatch.setattr(evaluate, "changes_nothing", broken)
+    before = ALERT_EVALUATION_FAILURES._value.get()
+    report_through_ingest(host, timezone.now())
+    assert MetricSample.objects.filter(host=host).count() == 1
+    assert ALERT_EVALUATION_FAILURES._value.get() == before + 1
+
+
+@pytest.mark.django_db
+def test_open_on_host_counts_this_hosts_firing_alerts_and_breaches_only(host: Host) -> None:
+    other = Host.objects.create(name="db-1")
+    at = timezone.now() - timedelta(minutes=1)
+
+    def open_on_host() -> bool:
+        nonlocal at
+        at += timedelta(seconds=1)
+        report = ReportIn.model_validate(sample_report(at, seed=1)).model_dump()
+        return bool(MetricSample.store_batch(host, [report]).facts[evaluate.OPEN_ON_HOST])
+
+    assert open_on_host() is False
+    Alert.objects.fire("cpu", host=other)
+    Alert.objects.fire("hub_thing")  # the hub's own, no host
+    Alert.objects.fire("cpu", service="api")
+    Alert.objects.fire("memory", host=host)
+    Alert.objects.resolve("memory", host=host)
+    assert open_on_host() is False
+    Breach.objects.create(
+        rule=AlertRule.objects.get(name="cpu"), host=other, since=at, severity="warning", value=99, updated_at=at
+    )
+    assert open_on_host() is False
+    breach = Breach.objects.create(
+        rule=AlertRule.objects.get(name="cpu"), host=host, since=at, severity="warning", value=99, updated_at=at
+    )
+    assert open_on_host() is True
+    breach.delete()
+    Alert.objects.fire("disk", host=host, subject="/")
+    assert open_on_host() is True

@@ -16,7 +16,7 @@ from hosts.models import ApiKey, ApiKeyScope, Host
 from metrics import api, ingest, latest
 from metrics.models import HostGone, MetricSample
 from metrics.schemas import ReportIn
-from metrics.signals import samples_stored
+from metrics.signals import ask_with_each_report, report_facts, samples_stored
 from statusdash.tests.skips import postgres_only
 from statusdash.tests.support import sample_report
 
@@ -59,6 +59,41 @@ def test_duplicates_inside_one_batch_and_across_batches_are_counted(host: Host) 
     stored, duplicates = ingest.store_reports(host, [second, validated(NOW)])
     assert (len(stored), duplicates) == (1, 1)
     assert MetricSample.objects.filter(host=host).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_batch_of_resent_reports_stores_nothing_and_counts_each(host: Host) -> None:
+    reports = [validated(NOW - timedelta(seconds=20)), validated(NOW - timedelta(seconds=10))]
+    ingest.store_reports(host, reports)
+    stored, duplicates = ingest.store_reports(host, reports)
+    assert (stored, duplicates) == ([], 2)
+    assert MetricSample.objects.filter(host=host).count() == 2
+
+
+@pytest.fixture
+def host_name_fact() -> Any:
+    ask_with_each_report("test.host_name", '"hosts_host"."name"')
+    yield "test.host_name"
+    report_facts.pop("test.host_name")
+
+
+@pytest.mark.django_db
+def test_a_fact_an_app_asked_for_is_read_with_the_report_and_handed_to_receivers(
+    host: Host, host_name_fact: str
+) -> None:
+    heard: list[dict[str, Any]] = []
+
+    def listen(facts: dict[str, Any], **_: Any) -> None:
+        heard.append(facts)
+
+    batch = MetricSample.store_batch(host, [validated(NOW - timedelta(seconds=10))])
+    assert batch.facts[host_name_fact] == "web-1"
+    samples_stored.connect(listen, dispatch_uid="test-listen")
+    try:
+        ingest.store_reports(host, [validated(NOW)])
+    finally:
+        samples_stored.disconnect(dispatch_uid="test-listen")
+    assert [facts[host_name_fact] for facts in heard] == ["web-1"]
 
 
 @pytest.mark.django_db
@@ -173,3 +208,15 @@ def test_on_postgres_a_report_commits_without_waiting_for_the_disk_and_nothing_e
 def test_ingest_synchronous_commit_makes_a_report_wait_for_the_disk(host: Host, settings: Any) -> None:
     settings.INGEST_SYNCHRONOUS_COMMIT = True
     assert synchronous_commit_while_storing(host) == "on"
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_on_postgres_a_reports_statement_is_prepared_on_its_connection(host: Host) -> None:
+    """After a few reports PostgreSQL plans it no more (statusdash/lib/prepared.py)."""
+    for second in range(10):
+        ingest.store_reports(host, [validated(NOW - timedelta(seconds=second))])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert [s for s in statements if s.startswith("WITH reporting_host AS (UPDATE")]

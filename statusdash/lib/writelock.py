@@ -18,21 +18,21 @@ from django.db import connection, transaction
 _sqlite_writer = threading.Lock()
 
 
-@contextlib.contextmanager
-def write_transaction(*, wait_for_disk: bool = True) -> Iterator[None]:
-    """One transaction for a write path.
+# A SELECT-list expression that makes the PostgreSQL transaction it runs in commit without
+# waiting for its WAL flush (`SET LOCAL synchronous_commit TO OFF`, as a function, so that it
+# rides in a statement the transaction sends anyway instead of costing a round trip). That is
+# the guarantee SQLite gives in WAL mode with `synchronous=NORMAL`: a database or machine crash
+# may lose the last fraction of a second of such commits, never a committed state half-way; a
+# crash of the hub loses nothing. The flush per report was PostgreSQL's largest cost on ingest
+# (docs/benchmarks.md); ingest uses it unless INGEST_SYNCHRONOUS_COMMIT is set.
+COMMIT_WITHOUT_FLUSH_SQL = "set_config('synchronous_commit', 'off', true)"
 
-    `wait_for_disk=False` lets a PostgreSQL commit return before its WAL is flushed
-    (`synchronous_commit` off for this transaction only): the guarantee SQLite gives in WAL
-    mode with `synchronous=NORMAL`. A database or machine crash may lose the last fraction
-    of a second of such commits, never a committed state half-way; a crash of the hub loses
-    nothing. The flush per report was PostgreSQL's largest cost on ingest (docs/benchmarks.md).
-    """
+
+@contextlib.contextmanager
+def write_transaction() -> Iterator[None]:
+    """One transaction for a write path (on SQLite, queued on this process's writer lock)."""
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         with transaction.atomic():
-            if not wait_for_disk and connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
             yield
         return
     with _sqlite_writer, transaction.atomic():
