@@ -195,3 +195,8 @@ class RoleBearer(HttpBearer):
 
 OPERATOR_AUTH = [RoleSession(OPERATOR), RoleBearer(OPERATOR)]
 ADMIN_AUTH = [RoleSession(ADMIN), RoleBearer(ADMIN)]
+
+
+def caller(request: HttpRequest) -> Any:
+    """Who django-ninja authenticated for this request: a user, an ApiKey, or None."""
+    return getattr(request, "auth", None)

@@ -18,6 +18,12 @@ from django.urls import URLPattern
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from alerts.alertmanager_api import router as alertmanager_router
+from alerts.api import router as alerts_router
+from alerts.channel_api import router as channels_router
+from alerts.rule_api import router as rules_router
+from alerts.silence_api import router as silences_router
+from audit.idempotency import HEADER_DOC
 from checks.agent_api import router as agent_checks_router
 from checks.api import router as checks_router
 from dashboard.api import router as hosts_router
@@ -29,6 +35,7 @@ from hosts.renew_api import router as renew_router
 from metrics.api import router as metrics_router
 from metrics.schemas import report_body_json_schema
 from services.api import router as events_router
+from services.api import services_router
 from statusdash.lib.jsonparse import StrictJSONParser
 from statusdash.lib.observability import record_rejection
 from statusdash.lib.schemas import ErrorOut
@@ -104,6 +111,15 @@ VALIDATION_ERROR_SCHEMA = {
 }
 
 
+IF_MATCH_DOC = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag you read (GET): the change is refused with 412 if the object changed since.",
+}
+
+
 def _error(description: str, component: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -134,6 +150,16 @@ class StatusdashAPI(NinjaAPI):
                 responses.setdefault(
                     "503", _error("The database cannot take writes now; retry after Retry-After", "ErrorOut")
                 )
+                parameters = operation.setdefault("parameters", [])
+                if "201" in responses:
+                    parameters.append(HEADER_DOC)
+                if "412" in responses:
+                    responses["412"]["description"] = (
+                        "If-Match named another ETag: someone changed it since you read it"
+                    )
+                    parameters.append(IF_MATCH_DOC)
+                if not parameters:
+                    del operation["parameters"]
         return schema
 
     def _get_urls(self) -> Any:
@@ -158,6 +184,17 @@ api = StatusdashAPI(
 @api.exception_handler(IdentityRefused)
 def identity_refused(request: HttpRequest, exc: IdentityRefused) -> HttpResponse:
     return api.create_response(request, {"detail": exc.reason}, status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """422 with one entry per field. django-ninja puts a body parameter's name in `loc`
+    (["body", "body", "note"]); clients want the field: ["body", "note"]."""
+    errors = [
+        {**error, "loc": ["body", *error["loc"][2:]]} if list(error.get("loc", [])[:2]) == ["body", "body"] else error
+        for error in exc.errors
+    ]
+    return api.create_response(request, {"detail": errors}, status=422)
 
 
 @api.exception_handler(HttpError)
@@ -241,3 +278,9 @@ api.add_router("/enroll", enroll_router)
 api.add_router("/agent", renew_router)
 api.add_router("/agent", agent_checks_router)
 api.add_router("/checks", checks_router)
+api.add_router("/alerts", alerts_router)
+api.add_router("/silences", silences_router)
+api.add_router("/rules", rules_router)
+api.add_router("/channels", channels_router)
+api.add_router("/services", services_router)
+api.add_router("/alertmanager/api/v2", alertmanager_router)
