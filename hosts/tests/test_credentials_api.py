@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import IdempotentRequest
-from hosts.identity import require_key
+from hosts.identity import IdentityRefused, require_key
 from hosts.models import ApiKey, ApiKeyScope, EnrollmentToken
 from statusdash.tests.api_actors import ADMINS, CALLERS, OPERATORS, READERS, expected_refusal, make_actors
 
@@ -78,6 +78,8 @@ def test_a_revoked_key_is_refused(client, actors, host):
     assert actors.call(client, "admin", "delete", f"/api/hosts/web-1/keys/{key.pk}").json()["revoked_at"]
     key.refresh_from_db()
     assert key.is_revoked
+    with pytest.raises(IdentityRefused):
+        require_key(raw, ApiKeyScope.AGENT)
 
 
 @pytest.mark.parametrize(
