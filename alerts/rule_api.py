@@ -25,7 +25,7 @@ router = Router(tags=["rules"], auth=READ_AUTH)
 
 def find(rule_id: int, *, lock: bool = False) -> AlertRule:
     rules = AlertRule.objects.select_related("host")
-    rule = (rules.select_for_update() if lock else rules).filter(pk=rule_id).first()
+    rule = (rules.select_for_update(of=("self",)) if lock else rules).filter(pk=rule_id).first()
     if rule is None:
         raise not_found("rule", rule_id)
     return rule

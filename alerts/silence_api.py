@@ -33,7 +33,7 @@ router = Router(tags=["silences"], auth=READ_AUTH)
 
 def find(silence_id: int, *, lock: bool = False) -> Silence:
     silences = Silence.objects.select_related("created_by").prefetch_related("hosts")
-    silence = (silences.select_for_update() if lock else silences).filter(pk=silence_id).first()
+    silence = (silences.select_for_update(of=("self",)) if lock else silences).filter(pk=silence_id).first()
     if silence is None:
         raise not_found("silence", silence_id)
     return silence
