@@ -18,10 +18,10 @@ from ninja.errors import HttpError
 from alerts import delivery
 from alerts.models import AuditAction, AuditEntry, NotificationChannel
 from alerts.schemas import ChannelIn, ChannelOut, ChannelPage, ChannelPatch, ChannelTestOut, shown_channel
-from audit.idempotency import idempotent
+from audit.idempotency import IDEMPOTENT, idempotent
 from hosts.auth import ADMIN_AUTH, OPERATOR_AUTH, READ_AUTH, caller
 from statusdash.lib import cursor
-from statusdash.lib.etags import etag_for, require_current
+from statusdash.lib.etags import CONDITIONAL, etag_for, require_current
 from statusdash.lib.fielderrors import field_errors, not_found
 from statusdash.lib.schemas import ONE_ERRORS, READ_ERRORS, WRITE_ERRORS
 
@@ -66,7 +66,7 @@ def list_channels(request: HttpRequest, query: Query[cursor.PageQuery]) -> dict[
     return {"items": [shown_channel(c) for c in items], "next_cursor": next_cursor}
 
 
-@router.post("", auth=ADMIN_AUTH, response={201: ChannelOut, **WRITE_ERRORS})
+@router.post("", auth=ADMIN_AUTH, openapi_extra=IDEMPOTENT, response={201: ChannelOut, **WRITE_ERRORS})
 def create_channel(request: HttpRequest, body: ChannelIn) -> Status:
     """Add a channel: an Apprise URL, the least severity it wants, the host tags it cares about."""
 
@@ -84,7 +84,7 @@ def get_channel(request: HttpRequest, channel_id: int, response: HttpResponse) -
     return tagged(find(channel_id), response)
 
 
-@router.patch("/{channel_id}", auth=ADMIN_AUTH, response={200: ChannelOut, **WRITE_ERRORS})
+@router.patch("/{channel_id}", auth=ADMIN_AUTH, openapi_extra=CONDITIONAL, response={200: ChannelOut, **WRITE_ERRORS})
 def change_channel(request: HttpRequest, channel_id: int, body: ChannelPatch, response: HttpResponse) -> dict[str, Any]:
     """Change the fields given. Honours If-Match."""
     with transaction.atomic():
@@ -94,7 +94,7 @@ def change_channel(request: HttpRequest, channel_id: int, body: ChannelPatch, re
     return tagged(channel, response)
 
 
-@router.delete("/{channel_id}", auth=ADMIN_AUTH, response={204: None, **WRITE_ERRORS})
+@router.delete("/{channel_id}", auth=ADMIN_AUTH, openapi_extra=CONDITIONAL, response={204: None, **WRITE_ERRORS})
 def delete_channel(request: HttpRequest, channel_id: int) -> Status:
     """Remove a channel with its delivery log. Honours If-Match."""
     with transaction.atomic():

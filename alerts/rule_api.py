@@ -12,11 +12,11 @@ from ninja.errors import HttpError
 
 from alerts.models import AlertRule
 from alerts.schemas import RuleIn, RuleOut, RulePage, RulePatch, shown_rule
-from audit.idempotency import idempotent
+from audit.idempotency import IDEMPOTENT, idempotent
 from hosts.auth import ADMIN_AUTH, READ_AUTH
 from hosts.models import Host
 from statusdash.lib import cursor
-from statusdash.lib.etags import etag_for, require_current
+from statusdash.lib.etags import CONDITIONAL, etag_for, require_current
 from statusdash.lib.fielderrors import field_error, field_errors, not_found
 from statusdash.lib.schemas import ONE_ERRORS, READ_ERRORS, WRITE_ERRORS
 
@@ -65,7 +65,7 @@ def list_rules(request: HttpRequest, query: Query[cursor.PageQuery]) -> dict[str
     return {"items": [shown_rule(r) for r in items], "next_cursor": next_cursor}
 
 
-@router.post("", auth=ADMIN_AUTH, response={201: RuleOut, **WRITE_ERRORS})
+@router.post("", auth=ADMIN_AUTH, openapi_extra=IDEMPOTENT, response={201: RuleOut, **WRITE_ERRORS})
 def create_rule(request: HttpRequest, body: RuleIn) -> Status:
     """Add a rule; it applies to the next report of each host in scope."""
 
@@ -83,7 +83,7 @@ def get_rule(request: HttpRequest, rule_id: int, response: HttpResponse) -> dict
     return tagged(find(rule_id), response)
 
 
-@router.patch("/{rule_id}", auth=ADMIN_AUTH, response={200: RuleOut, **WRITE_ERRORS})
+@router.patch("/{rule_id}", auth=ADMIN_AUTH, openapi_extra=CONDITIONAL, response={200: RuleOut, **WRITE_ERRORS})
 def change_rule(request: HttpRequest, rule_id: int, body: RulePatch, response: HttpResponse) -> dict[str, Any]:
     """Change the fields given. Renaming a rule starts new alerts (alerts are keyed by its name). Honours If-Match."""
     with transaction.atomic():
@@ -93,7 +93,7 @@ def change_rule(request: HttpRequest, rule_id: int, body: RulePatch, response: H
     return tagged(rule, response)
 
 
-@router.delete("/{rule_id}", auth=ADMIN_AUTH, response={204: None, **WRITE_ERRORS})
+@router.delete("/{rule_id}", auth=ADMIN_AUTH, openapi_extra=CONDITIONAL, response={204: None, **WRITE_ERRORS})
 def delete_rule(request: HttpRequest, rule_id: int) -> Status:
     """Remove a rule. Its firing alerts stay until they resolve or are pruned. Honours If-Match."""
     with transaction.atomic():

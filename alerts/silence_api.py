@@ -20,11 +20,11 @@ from ninja.errors import HttpError
 from alerts import events
 from alerts.models import AuditAction, AuditEntry, Silence
 from alerts.schemas import SilenceFilters, SilenceIn, SilenceOut, SilencePage, SilencePatch, shown_silence
-from audit.idempotency import idempotent
+from audit.idempotency import IDEMPOTENT, idempotent
 from hosts.auth import OPERATOR_AUTH, READ_AUTH, caller
 from hosts.models import Host
 from statusdash.lib import cursor
-from statusdash.lib.etags import etag_for, require_current
+from statusdash.lib.etags import CONDITIONAL, etag_for, require_current
 from statusdash.lib.fielderrors import field_error, field_errors, not_found
 from statusdash.lib.schemas import ONE_ERRORS, READ_ERRORS, WRITE_ERRORS
 
@@ -94,7 +94,7 @@ def build(body: SilenceIn, user: Any) -> Silence:
     return silence
 
 
-@router.post("", auth=OPERATOR_AUTH, response={201: SilenceOut, **WRITE_ERRORS})
+@router.post("", auth=OPERATOR_AUTH, openapi_extra=IDEMPOTENT, response={201: SilenceOut, **WRITE_ERRORS})
 def create_silence(request: HttpRequest, body: SilenceIn) -> Status:
     """Silence a host, a tag, a service, a rule or what matchers match, for a while (a deploy window)."""
 
@@ -114,7 +114,9 @@ def get_silence(request: HttpRequest, silence_id: int, response: HttpResponse) -
     return tagged(find(silence_id), response)
 
 
-@router.patch("/{silence_id}", auth=OPERATOR_AUTH, response={200: SilenceOut, **WRITE_ERRORS})
+@router.patch(
+    "/{silence_id}", auth=OPERATOR_AUTH, openapi_extra=CONDITIONAL, response={200: SilenceOut, **WRITE_ERRORS}
+)
 def change_silence(request: HttpRequest, silence_id: int, body: SilencePatch, response: HttpResponse) -> dict[str, Any]:
     """Extend (or shorten) a silence with a new `ends_at`, or change its reason. Honours If-Match."""
     with transaction.atomic():
@@ -134,7 +136,9 @@ def change_silence(request: HttpRequest, silence_id: int, body: SilencePatch, re
     return tagged(silence, response)
 
 
-@router.post("/{silence_id}/expire", auth=OPERATOR_AUTH, response={200: SilenceOut, **WRITE_ERRORS})
+@router.post(
+    "/{silence_id}/expire", auth=OPERATOR_AUTH, openapi_extra=CONDITIONAL, response={200: SilenceOut, **WRITE_ERRORS}
+)
 def expire_silence(request: HttpRequest, silence_id: int, response: HttpResponse) -> dict[str, Any]:
     """End a silence now (one that has not started yet ends before it starts). Honours If-Match."""
     with transaction.atomic():

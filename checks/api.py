@@ -21,13 +21,13 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 
-from audit.idempotency import idempotent
+from audit.idempotency import IDEMPOTENT, idempotent
 from checks.models import Check, CheckKind, CheckState
 from checks.schemas import CheckIn, CheckOut, CheckPatch, CheckResultOut, CheckResultsOut
 from hosts.auth import ADMIN_AUTH, OPERATOR_AUTH, READ_AUTH
 from statusdash.lib import cursor
 from statusdash.lib.env import parse_duration
-from statusdash.lib.etags import etag_for, require_current
+from statusdash.lib.etags import CONDITIONAL, etag_for, require_current
 from statusdash.lib.schemas import ErrorOut
 
 router = Router(tags=["checks"], auth=READ_AUTH)
@@ -114,7 +114,7 @@ def list_checks(request: HttpRequest, filters: Query[CheckFilters], response: Ht
     return found
 
 
-@router.post("", auth=OPERATOR_AUTH, response={201: CheckOut, **WRITE_ERRORS})
+@router.post("", auth=OPERATOR_AUTH, openapi_extra=IDEMPOTENT, response={201: CheckOut, **WRITE_ERRORS})
 def create_check(request: HttpRequest, body: CheckIn) -> Status:
     """Add a check. It first runs at the scheduler's next look (a few seconds)."""
 
@@ -134,7 +134,7 @@ def get_check(request: HttpRequest, ref: str, response: HttpResponse) -> Check:
     return check
 
 
-@router.patch("/{ref}", auth=OPERATOR_AUTH, response={200: CheckOut, **WRITE_ERRORS})
+@router.patch("/{ref}", auth=OPERATOR_AUTH, openapi_extra=CONDITIONAL, response={200: CheckOut, **WRITE_ERRORS})
 def change_check(request: HttpRequest, ref: str, body: CheckPatch, response: HttpResponse) -> Check:
     """Change the fields given; the others stay. Honours If-Match."""
     with transaction.atomic():
@@ -145,7 +145,7 @@ def change_check(request: HttpRequest, ref: str, body: CheckPatch, response: Htt
     return check
 
 
-@router.delete("/{ref}", auth=ADMIN_AUTH, response={204: None, **WRITE_ERRORS})
+@router.delete("/{ref}", auth=ADMIN_AUTH, openapi_extra=CONDITIONAL, response={204: None, **WRITE_ERRORS})
 def delete_check(request: HttpRequest, ref: str) -> Status:
     """Remove a check with its results; its alert, if firing, resolves. Honours If-Match."""
     with transaction.atomic():

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Schema, Status
 from ninja.errors import HttpError
 
-from audit.idempotency import idempotent
+from audit.idempotency import IDEMPOTENT, idempotent
 from dashboard.overview import describe_hosts, overall_sentiment
 from dashboard.schemas import HostDetailOut, HostOut, SentimentOut
 from hosts.api import find_host, router
@@ -26,7 +26,7 @@ from hosts.schemas import HostIn, HostPatch, HostSettingsOut, shown_settings
 from metrics.history import history
 from services.models import PublicHost
 from statusdash.lib import cursor
-from statusdash.lib.etags import etag_for, require_current
+from statusdash.lib.etags import CONDITIONAL, etag_for, require_current
 from statusdash.lib.fielderrors import field_errors
 from statusdash.lib.schemas import ONE_ERRORS, READ_ERRORS, WRITE_ERRORS
 
@@ -62,7 +62,7 @@ def list_hosts(request: HttpRequest, query: Query[HostListQuery], response: Http
     return describe_hosts(hosts)
 
 
-@router.post("", auth=OPERATOR_AUTH, response={201: HostSettingsOut, **WRITE_ERRORS})
+@router.post("", auth=OPERATOR_AUTH, openapi_extra=IDEMPOTENT, response={201: HostSettingsOut, **WRITE_ERRORS})
 def create_host(request: HttpRequest, body: HostIn) -> Status:
     """Add a host before its agent reports; then give it a key or an enrollment token."""
 
@@ -109,7 +109,9 @@ def host_detail(request: HttpRequest, ident: str, query: Query[HistoryQuery], re
     return detail
 
 
-@router.patch("/{ident}", auth=OPERATOR_AUTH, response={200: HostSettingsOut, **WRITE_ERRORS})
+@router.patch(
+    "/{ident}", auth=OPERATOR_AUTH, openapi_extra=CONDITIONAL, response={200: HostSettingsOut, **WRITE_ERRORS}
+)
 def change_host(request: HttpRequest, ident: str, body: HostPatch, response: HttpResponse) -> dict[str, Any]:
     """Change the fields given: tags, display name, description, enabled, public. Honours If-Match."""
     changes = body.model_dump(exclude_unset=True)
@@ -126,7 +128,7 @@ def change_host(request: HttpRequest, ident: str, body: HostPatch, response: Htt
     return shown_settings(host, PublicHost.objects.filter(host=host).exists())
 
 
-@router.delete("/{ident}", auth=ADMIN_AUTH, response={204: None, **WRITE_ERRORS})
+@router.delete("/{ident}", auth=ADMIN_AUTH, openapi_extra=CONDITIONAL, response={204: None, **WRITE_ERRORS})
 def delete_host(request: HttpRequest, ident: str) -> Status:
     """Delete a host with its samples, alerts and keys; its certificates are revoked first. Honours If-Match."""
     with transaction.atomic():

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from audit.idempotency import idempotent
+from audit.idempotency import IDEMPOTENT, idempotent
 from hosts.auth import ADMIN_AUTH, OPERATOR_AUTH, READ_AUTH
 from hosts.models import ApiKey, ApiKeyScope, EnrollmentToken, Host
 from hosts.schemas import EnrollmentTokenIn, EnrollmentTokenOut, KeyIn, KeyOut, KeyPage, shown_key, shown_token
@@ -43,7 +43,7 @@ def list_keys(request: HttpRequest, ident: str, query: Query[cursor.PageQuery]) 
     return {"items": [shown_key(k) for k in items], "next_cursor": next_cursor}
 
 
-@router.post("/{ident}/keys", auth=OPERATOR_AUTH, response={201: KeyOut, **WRITE_ERRORS})
+@router.post("/{ident}/keys", auth=OPERATOR_AUTH, openapi_extra=IDEMPOTENT, response={201: KeyOut, **WRITE_ERRORS})
 def create_key(request: HttpRequest, ident: str, body: KeyIn) -> Status:
     """A new agent key for the host. Its secret (`key`) is in this answer only: put it in the agent's config."""
     host = find_host(ident)
@@ -67,7 +67,12 @@ def revoke_key(request: HttpRequest, ident: str, key_id: int) -> dict[str, Any]:
     return shown_key(key)
 
 
-@router.post("/{ident}/enrollment-tokens", auth=OPERATOR_AUTH, response={201: EnrollmentTokenOut, **WRITE_ERRORS})
+@router.post(
+    "/{ident}/enrollment-tokens",
+    auth=OPERATOR_AUTH,
+    openapi_extra=IDEMPOTENT,
+    response={201: EnrollmentTokenOut, **WRITE_ERRORS},
+)
 def create_enrollment_token(request: HttpRequest, ident: str, body: EnrollmentTokenIn) -> Status:
     """A one-time enrollment token: the agent trades it and a CSR for its client certificate (POST /api/enroll)."""
     host = find_host(ident)

@@ -26,7 +26,7 @@ from services.schemas import (
     parse_events,
 )
 from statusdash.lib import cursor
-from statusdash.lib.etags import etag_for, require_current
+from statusdash.lib.etags import CONDITIONAL, etag_for, require_current
 from statusdash.lib.fielderrors import field_error, not_found
 from statusdash.lib.jsonparse import json_body
 from statusdash.lib.schemas import ONE_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut
@@ -185,7 +185,9 @@ def find_service(name: str, *, lock: bool = False) -> ServiceHealth:
     return service
 
 
-@services_router.put("/{name}/override", auth=ADMIN_AUTH, response={200: ServiceStateOut, **WRITE_ERRORS})
+@services_router.put(
+    "/{name}/override", auth=ADMIN_AUTH, openapi_extra=CONDITIONAL, response={200: ServiceStateOut, **WRITE_ERRORS}
+)
 def set_override(request: HttpRequest, name: str, body: OverrideIn, response: HttpResponse) -> dict[str, Any]:
     """Set (or replace) an admin's override of the service's status, with why and until when. Honours If-Match."""
     if body.until is not None and body.duration_seconds is not None:
@@ -203,7 +205,9 @@ def set_override(request: HttpRequest, name: str, body: OverrideIn, response: Ht
     return shown
 
 
-@services_router.delete("/{name}/override", auth=ADMIN_AUTH, response={200: ServiceStateOut, **WRITE_ERRORS})
+@services_router.delete(
+    "/{name}/override", auth=ADMIN_AUTH, openapi_extra=CONDITIONAL, response={200: ServiceStateOut, **WRITE_ERRORS}
+)
 def remove_override(request: HttpRequest, name: str, response: HttpResponse) -> dict[str, Any]:
     """Remove the override: the service counts as its events say again. Honours If-Match."""
     with transaction.atomic():

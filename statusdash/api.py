@@ -23,7 +23,6 @@ from alerts.api import router as alerts_router
 from alerts.channel_api import router as channels_router
 from alerts.rule_api import router as rules_router
 from alerts.silence_api import router as silences_router
-from audit.idempotency import HEADER_DOC
 from checks.agent_api import router as agent_checks_router
 from checks.api import router as checks_router
 from dashboard.api import router as hosts_router
@@ -111,15 +110,6 @@ VALIDATION_ERROR_SCHEMA = {
 }
 
 
-IF_MATCH_DOC = {
-    "in": "header",
-    "name": "If-Match",
-    "required": False,
-    "schema": {"type": "string"},
-    "description": "The ETag you read (GET): the change is refused with 412 if the object changed since.",
-}
-
-
 def _error(description: str, component: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -150,16 +140,6 @@ class StatusdashAPI(NinjaAPI):
                 responses.setdefault(
                     "503", _error("The database cannot take writes now; retry after Retry-After", "ErrorOut")
                 )
-                parameters = operation.setdefault("parameters", [])
-                if "201" in responses:
-                    parameters.append(HEADER_DOC)
-                if "412" in responses:
-                    responses["412"]["description"] = (
-                        "If-Match named another ETag: someone changed it since you read it"
-                    )
-                    parameters.append(IF_MATCH_DOC)
-                if not parameters:
-                    del operation["parameters"]
         return schema
 
     def _get_urls(self) -> Any:

@@ -15,6 +15,18 @@ from django.http import HttpRequest
 from ninja.errors import HttpError
 
 IF_MATCH = "If-Match"
+# For the OpenAPI document: every change that honours If-Match declares it (`openapi_extra=CONDITIONAL`).
+CONDITIONAL = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": IF_MATCH,
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "The ETag you read: the change is refused with 412 if the object changed since. None: allowed.",
+        }
+    ]
+}
 
 
 def etag_for(shown: Any) -> str:
