@@ -135,6 +135,9 @@ class StatusdashAPI(NinjaAPI):
                         "415",
                         _error("A Content-Encoding the endpoint does not take (gzip needs credentials)", "ErrorOut"),
                     )
+                if operation.get("parameters"):
+                    # The NUL check (statusdash/lib/nul.py) answers before any handler.
+                    responses.setdefault("400", _error("The URL carries a NUL character (%00)", "ErrorOut"))
                 if operation.get("requestBody") or operation.get("parameters"):
                     responses.setdefault("422", _error("A field is invalid; `loc` names it", "ValidationErrorOut"))
                 responses.setdefault(
