@@ -21,6 +21,10 @@ FIRING_ENDS_AFTER = timedelta(minutes=5)
 MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"]*?))\s*$')
 
 
+# The syntax MATCHER reads, for the OpenAPI document (JSON Schema's regex dialect).
+MATCHER_PATTERN = r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("([^"\\]|\\.)*"|[^"]*)\s*$'
+
+
 class BadMatcher(ValueError):
     pass
 
@@ -31,7 +35,7 @@ def parse_matcher(text: str) -> dict[str, Any]:
     if found is None:
         raise BadMatcher(f'{text[:100]!r} is not a matcher like alertname="disk-full"')
     name, operator, quoted, bare = found.groups()
-    value = bytes(quoted, "utf-8").decode("unicode_escape") if quoted is not None else bare
+    value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare
     matcher = {"name": name, "value": value, "isRegex": "~" in operator, "isEqual": not operator.startswith("!")}
     if matcher["isRegex"]:
         try:

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
-from alerts.alertmanager import BadMatcher, gettable_alert, gettable_silence, matches_all, parse_matcher
+from alerts.alertmanager import (
+    MATCHER_PATTERN,
+    BadMatcher,
+    gettable_alert,
+    gettable_silence,
+    matches_all,
+    parse_matcher,
+)
 from alerts.models import Alert, NotificationChannel, Silence
 from hosts.auth import READ_AUTH
 from statusdash.lib.fielderrors import field_error
@@ -29,12 +36,16 @@ STARTED = timezone.now()
 MAX_ALERTS = 5000
 
 
+Matcher = Annotated[str, Field(pattern=MATCHER_PATTERN, max_length=1000)]
+MATCHERS: Any = Field(default_factory=list, description='Matchers, e.g. host="web-1" or alertname=~"disk.*"')
+
+
 class AlertQuery(Schema):
     active: bool = True
     silenced: bool = True
     inhibited: bool = True
     unprocessed: bool = True
-    filter: list[str] = Field(default_factory=list, description='Matchers, e.g. host="web-1" or alertname=~"disk.*"')
+    filter: list[Matcher] = MATCHERS
     receiver: str | None = Field(None, max_length=200, description="A regex the receivers must match.")
 
 
@@ -42,12 +53,12 @@ class GroupQuery(Schema):
     active: bool = True
     silenced: bool = True
     inhibited: bool = True
-    filter: list[str] = Field(default_factory=list)
+    filter: list[Matcher] = MATCHERS
     receiver: str | None = Field(None, max_length=200)
 
 
 class SilenceQuery(Schema):
-    filter: list[str] = Field(default_factory=list)
+    filter: list[Matcher] = MATCHERS
 
 
 # Open shapes: the recorded Alertmanager spec is what the tests hold these answers to.

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from alerts.models import (
     LABEL_NAMES,
@@ -26,6 +26,7 @@ from alerts.models import (
     Silence,
 )
 from statusdash.lib.cursor import PageQuery
+from statusdash.lib.schemas import IsoTime
 
 NAME = Field(None, max_length=100)
 
@@ -38,8 +39,8 @@ class AlertFilters(PageQuery):
     host: str | None = Field(None, max_length=63, description="A host's name.")
     service: str | None = Field(None, max_length=SERVICE_NAME_MAX_LENGTH)
     rule: str | None = Field(None, max_length=RULE_NAME_MAX_LENGTH)
-    since: AwareDatetime | None = Field(None, description="Started at or after (ISO 8601 with a zone).")
-    until: AwareDatetime | None = Field(None, description="Started before.")
+    since: IsoTime | None = Field(None, description="Started at or after (ISO 8601 with a zone).")
+    until: IsoTime | None = Field(None, description="Started before.")
 
 
 class AlertOut(Schema):
@@ -170,8 +171,8 @@ class SilenceIn(Schema):
     rule: str | None = Field(None, max_length=RULE_NAME_MAX_LENGTH)
     matchers: list[MatcherIn] | None = Field(None, max_length=20)
     hub: bool = Field(False, description="Also the hub's own alerts (about no host or service).")
-    starts_at: AwareDatetime | None = Field(None, description="Default: now.")
-    ends_at: AwareDatetime | None = Field(None, description="Give this or duration_seconds.")
+    starts_at: IsoTime | None = Field(None, description="Default: now.")
+    ends_at: IsoTime | None = Field(None, description="Give this or duration_seconds.")
     duration_seconds: int | None = Field(None, ge=1, le=366 * 86400, examples=[1800])
     reason: str = Field(min_length=1, max_length=200, examples=["deploy"])
 
@@ -181,7 +182,7 @@ class SilenceIn(Schema):
 
 
 class SilencePatch(Schema):
-    ends_at: AwareDatetime | None = Field(None, description="A new end (later to extend); it must be in the future.")
+    ends_at: IsoTime | None = Field(None, description="A new end (later to extend); it must be in the future.")
     reason: str | None = Field(None, min_length=1, max_length=200)
 
 

@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
-from pydantic import AwareDatetime
 
 from hosts.auth import ADMIN_AUTH, READ_AUTH, caller
 from hosts.identity import SERVICE_KEY_HINT, presented_api_key, require_key
@@ -29,7 +28,7 @@ from statusdash.lib import cursor
 from statusdash.lib.etags import CONDITIONAL, etag_for, require_current
 from statusdash.lib.fielderrors import field_error, not_found
 from statusdash.lib.jsonparse import json_body
-from statusdash.lib.schemas import ONE_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut
+from statusdash.lib.schemas import ONE_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut, IsoTime
 
 log = logging.getLogger("services.event_client")
 router = Router(tags=["events"])
@@ -93,9 +92,7 @@ services_router = Router(tags=["services"], auth=READ_AUTH)
 class OverrideIn(Schema):
     status: ServiceStatus = Field(description="What the overall sentiment counts the service as.")
     reason: str = Field(min_length=1, max_length=200, examples=["health check broken, service fine (INC-42)"])
-    until: AwareDatetime | None = Field(
-        None, description="When it stops counting; null (and no duration): until removed."
-    )
+    until: IsoTime | None = Field(None, description="When it stops counting; null (and no duration): until removed.")
     duration_seconds: int | None = Field(None, ge=1, le=366 * 86400, examples=[3600])
 
 

@@ -171,12 +171,12 @@ def identity_refused(request: HttpRequest, exc: IdentityRefused) -> HttpResponse
 
 @api.exception_handler(ValidationError)
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    """422 with one entry per field. django-ninja puts a body parameter's name in `loc`
-    (["body", "body", "note"]); clients want the field: ["body", "note"]."""
-    errors = [
-        {**error, "loc": ["body", *error["loc"][2:]]} if list(error.get("loc", [])[:2]) == ["body", "body"] else error
-        for error in exc.errors
-    ]
+    """422 with one entry per field. django-ninja may put a parameter's name after its place in
+    `loc` (["body", "body", "note"] for a parameter named body); clients want the field: ["body", "note"]."""
+    errors = []
+    for error in exc.errors:
+        loc = list(error.get("loc", []))
+        errors.append({**error, "loc": loc[:1] + loc[2:]} if len(loc) > 2 and loc[0] == loc[1] else error)
     return api.create_response(request, {"detail": errors}, status=422)
 
 

@@ -165,6 +165,13 @@ def test_bad_filters_are_a_422_naming_the_field(client, actors, query, field):
     assert response.json()["detail"][0]["loc"] == ["query", field]
 
 
+@pytest.mark.parametrize("moment", ["0.5", "1700000000", "2026-01-01T00:00:00"])
+def test_a_naive_or_numeric_time_is_refused(client, actors, moment):
+    response = actors.call(client, "viewer", "get", f"/api/alerts?until={moment}")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "until"]
+
+
 def test_a_naive_time_is_refused(client, actors):
     response = actors.call(client, "viewer", "get", "/api/alerts?since=2026-01-01T00:00:00")
     assert response.status_code == 422
