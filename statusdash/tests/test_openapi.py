@@ -93,3 +93,11 @@ def test_bodies_and_answers_carry_examples(client: Client) -> None:
     for name in ("SilenceIn", "AlertOut", "SilenceOut"):
         assert schemas[name].get("examples"), name
     assert schemas["RuleIn"]["properties"]["name"]["examples"] == ["disk-full"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/hosts/a%2Fb/keys", "/api/services/a%2Fb", "/api/no-such-route"])
+def test_a_path_no_route_takes_is_a_json_404(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("no such API route")
