@@ -36,8 +36,11 @@ STARTED = timezone.now()
 MAX_ALERTS = 5000
 
 
-Matcher = Annotated[str, Field(pattern=MATCHER_PATTERN, max_length=1000)]
-MATCHERS: Any = Field(default_factory=list, description='Matchers, e.g. host="web-1" or alertname=~"disk.*"')
+# Bounded so a query string stays within what the server reads of a request line.
+Matcher = Annotated[str, Field(pattern=MATCHER_PATTERN, max_length=100)]
+MATCHERS: Any = Field(
+    default_factory=list, max_length=10, description='Matchers, e.g. host="web-1" or alertname=~"disk.*"'
+)
 
 
 class AlertQuery(Schema):
@@ -46,7 +49,7 @@ class AlertQuery(Schema):
     inhibited: bool = True
     unprocessed: bool = True
     filter: list[Matcher] = MATCHERS
-    receiver: str | None = Field(None, max_length=200, description="A regex the receivers must match.")
+    receiver: str | None = Field(None, max_length=100, description="A regex the receivers must match.")
 
 
 class GroupQuery(Schema):
@@ -54,7 +57,7 @@ class GroupQuery(Schema):
     silenced: bool = True
     inhibited: bool = True
     filter: list[Matcher] = MATCHERS
-    receiver: str | None = Field(None, max_length=200)
+    receiver: str | None = Field(None, max_length=100)
 
 
 class SilenceQuery(Schema):
