@@ -113,15 +113,17 @@ class AlertAdmin(admin.ModelAdmin):
 class SilenceForm(forms.ModelForm):
     class Meta:
         model = Silence
-        fields = ("reason", "starts_at", "ends_at", "hosts", "tags", "services", "hub")
+        fields = ("reason", "starts_at", "ends_at", "hosts", "tags", "services", "hub", "rules", "matchers")
 
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
         # Checked here, not in Silence.clean(): the hosts are not on the row until after it is saved.
-        targets = [data.get(name) for name in ("hosts", "tags", "services", "hub")]
+        targets = [data.get(name) for name in ("hosts", "tags", "services", "hub", "rules", "matchers")]
         if not self.errors and not any(targets):
-            raise forms.ValidationError("A silence must cover something: a host, a tag, a service or hub alerts.")
+            raise forms.ValidationError(
+                "A silence must cover something: a host, a tag, a service, hub alerts, a rule or matchers."
+            )
         return data
 
 
@@ -132,7 +134,19 @@ class SilenceAdmin(admin.ModelAdmin):
     list_filter = ("starts_at", "hub")
     search_fields = ("reason",)
     filter_horizontal = ("hosts",)
-    fields = ("reason", "starts_at", "ends_at", "hosts", "tags", "services", "hub", "created_by", "created_at")
+    fields = (
+        "reason",
+        "starts_at",
+        "ends_at",
+        "hosts",
+        "tags",
+        "services",
+        "hub",
+        "rules",
+        "matchers",
+        "created_by",
+        "created_at",
+    )
     readonly_fields = ("created_by", "created_at")
     inlines = [AuditInline]
     actions = ["end_now"]

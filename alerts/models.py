@@ -248,6 +248,7 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_note = models.CharField(max_length=500, blank=True, help_text="Why, or who is on it.")
     # When the last notification (first or reminder) was queued; reminders count from here.
     notified_at = models.DateTimeField(null=True, blank=True)
 
@@ -311,16 +312,16 @@ class Alert(models.Model):
         events.transition_recorded(transition)
         return transition
 
-    def acknowledge(self, user: Any) -> bool:
+    def acknowledge(self, user: Any, note: str = "") -> bool:
         """Stop reminders for this alert. False when it was already acknowledged or is resolved."""
         now = timezone.now()
         # Conditional update: two people clicking at once record one acknowledgement.
         claimed = Alert.objects.filter(pk=self.pk, state=AlertState.FIRING, acknowledged_at=None).update(
-            acknowledged_at=now, acknowledged_by=user
+            acknowledged_at=now, acknowledged_by=user, acknowledged_note=note
         )
         self.refresh_from_db()
         if claimed:
-            AuditEntry.record(user, AuditAction.ACKNOWLEDGE, alert=self)
+            AuditEntry.record(user, AuditAction.ACKNOWLEDGE, alert=self, detail=note)
             audit_trail.record(user, TrailAction.ACKNOWLEDGED, self)
             events.alert_changed(self)
         return bool(claimed)
@@ -329,7 +330,7 @@ class Alert(models.Model):
         cleared = (
             Alert.objects.filter(pk=self.pk)
             .exclude(acknowledged_at=None)
-            .update(acknowledged_at=None, acknowledged_by=None)
+            .update(acknowledged_at=None, acknowledged_by=None, acknowledged_note="")
         )
         self.refresh_from_db()
         if cleared:
@@ -344,6 +345,17 @@ class Alert(models.Model):
 
     def active_silence(self, now: datetime | None = None) -> Silence | None:
         return next((s for s in Silence.objects.active(now) if s.covers(self)), None)
+
+    def labels(self) -> dict[str, str]:
+        """The alert as Alertmanager-style labels: what silence matchers and the v2 API see."""
+        labels = {"alertname": self.rule, "severity": self.severity}
+        if self.host is not None:
+            labels["host"] = self.host.name
+        if self.service:
+            labels["service"] = self.service
+        if self.subject:
+            labels["subject"] = self.subject
+        return labels
 
     def describe(self) -> str:
         """One line for a notification: what, where, how much."""
@@ -422,6 +434,58 @@ class AlertTransition(models.Model):
         return f"{prefix} {self.alert.describe()}"
 
 
+# Label names an alert has (Alert.labels()): the names a silence matcher may use.
+LABEL_NAMES = ("alertname", "severity", "host", "service", "subject")
+MATCHER_MAX_VALUE = 200
+
+
+def validate_matchers(value: Any) -> None:
+    """Alertmanager's matcher shape: [{"name": "host", "value": "web-.*", "isRegex": true, "isEqual": true}]."""
+    if not isinstance(value, list):
+        raise ValidationError("Matchers must be a list of {name, value, isRegex, isEqual}.")
+    for matcher in value:
+        if not isinstance(matcher, dict) or set(matcher) - {"name", "value", "isRegex", "isEqual"}:
+            raise ValidationError("Each matcher is {name, value, isRegex, isEqual} and nothing else.")
+        if matcher.get("name") not in LABEL_NAMES:
+            raise ValidationError(f"A matcher's name is one of {', '.join(LABEL_NAMES)}.")
+        if not isinstance(matcher.get("value"), str) or len(matcher["value"]) > MATCHER_MAX_VALUE:
+            raise ValidationError(f"A matcher's value is a string of at most {MATCHER_MAX_VALUE} characters.")
+        if not isinstance(matcher.get("isRegex", False), bool) or not isinstance(matcher.get("isEqual", True), bool):
+            raise ValidationError("isRegex and isEqual are true or false.")
+        if matcher.get("isRegex"):
+            try:
+                re.compile(matcher["value"])
+            except re.error as error:
+                raise ValidationError(f"{matcher['value']!r} is not a regular expression: {error}.") from None
+
+
+RULE_NAME_MAX_LENGTH = 100  # Alert.rule's
+
+
+def validate_rule_names(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
+        raise ValidationError('Rules must be a list of rule names, e.g. ["disk-full"].')
+    for name in value:
+        if len(name) > RULE_NAME_MAX_LENGTH or any(c.isspace() or not c.isprintable() for c in name):
+            raise ValidationError(f"{name[:40]!r} is not a rule name (no spaces, at most {RULE_NAME_MAX_LENGTH}).")
+
+
+def describe_matcher(matcher: dict[str, Any]) -> str:
+    if matcher.get("isEqual", True):
+        operator = "=~" if matcher.get("isRegex") else "="
+    else:
+        operator = "!~" if matcher.get("isRegex") else "!="
+    return f"{matcher['name']}{operator}{matcher['value']!r}"
+
+
+def matcher_matches(matcher: dict[str, Any], labels: dict[str, str]) -> bool:
+    """As Alertmanager matches: regexes are anchored; a missing label is the empty string."""
+    value = labels.get(matcher["name"], "")
+    regex = matcher.get("isRegex")
+    matched = re.fullmatch(matcher["value"], value) is not None if regex else value == matcher["value"]
+    return matched if matcher.get("isEqual", True) else not matched
+
+
 class SilenceQuerySet(models.QuerySet["Silence"]):
     def active(self, now: datetime | None = None) -> SilenceQuerySet:
         now = now or timezone.now()
@@ -448,7 +512,9 @@ class Silence(models.Model):
 
     It covers alerts about its hosts and hosts with its tags, about its services (by
     name), and, if `hub` is set, the hub's own alerts (about neither a host nor a service).
-    Alerts still fire and resolve and their history is kept; only notifications stop.
+    `rules` and `matchers` narrow that down (a rule on a host), or alone cover any alert of
+    those rules or with those labels. Alerts still fire and resolve and their history is
+    kept; only notifications stop. A silence with none of these covers nothing.
     """
 
     hosts = models.ManyToManyField(Host, blank=True, related_name="silences")
@@ -461,6 +527,19 @@ class Silence(models.Model):
     )
     hub = models.BooleanField(
         default=False, verbose_name="hub alerts", help_text="Also the hub's own alerts (about no host or service)."
+    )
+    rules = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_rule_names],
+        help_text='Only alerts of these rules, e.g. ["disk-full"]. Empty: any rule.',
+    )
+    matchers = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_matchers],
+        help_text='Only alerts whose labels match all of these, as Alertmanager\'s: [{"name": "host", '
+        '"value": "web-.*", "isRegex": true, "isEqual": true}]. Empty: any.',
     )
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField()
@@ -483,8 +562,18 @@ class Silence(models.Model):
             raise ValidationError({"ends_at": "A silence must end after it starts."})
 
     def covers(self, alert: Alert) -> bool:
+        hosts = list(self.hosts.all())
+        scoped = bool(hosts or self.tags or self.services or self.hub)
+        if not (scoped or self.rules or self.matchers):
+            return False
+        if self.rules and alert.rule not in self.rules:
+            return False
+        if self.matchers and not all(matcher_matches(m, alert.labels()) for m in self.matchers):
+            return False
+        if not scoped:
+            return True
         if alert.host is not None:
-            if any(h.pk == alert.host_id for h in self.hosts.all()):
+            if any(h.pk == alert.host_id for h in hosts):
                 return True
             return bool(set(self.tags or []) & set(alert.host.tags or []))
         if alert.service:
@@ -499,6 +588,12 @@ class Silence(models.Model):
             *(f"service {name}" for name in self.services or []),
             *(["hub alerts"] if self.hub else []),
         ]
+        narrowing = [
+            *(f"rule {rule}" for rule in self.rules or []),
+            *(describe_matcher(m) for m in self.matchers or []),
+        ]
+        if narrowing:
+            return f"{', '.join(parts) or 'any alert'}: {', '.join(narrowing)}"
         return ", ".join(parts) or "nothing"
 
     def is_active(self, now: datetime | None = None) -> bool:
@@ -506,6 +601,9 @@ class Silence(models.Model):
         return self.starts_at <= now < self.ends_at
 
     def covered_hosts(self) -> set[Host]:
+        if not (self.hosts.exists() or self.tags or self.services or self.hub):
+            # A silence by rule or matcher alone may cover any host.
+            return set(Host.objects.all()) if self.rules or self.matchers else set()
         tags = set(self.tags or [])
         tagged = [h for h in Host.objects.all() if tags & set(h.tags or [])] if tags else []
         return {*self.hosts.all(), *tagged}

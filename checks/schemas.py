@@ -70,7 +70,9 @@ class CheckOut(Schema):
     next_run_at: datetime
 
     @staticmethod
-    def resolve_has_credentials(check: Check) -> bool:
+    def resolve_has_credentials(check: Check | dict[str, Any]) -> bool:
+        if isinstance(check, dict):  # an answer stored for an Idempotency-Key, already shown
+            return bool(check["has_credentials"])
         return bool(check.username or check.password or check.bearer_token)
 
 

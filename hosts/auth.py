@@ -227,3 +227,8 @@ _AUTH_BY_ROLE = {VIEWER: READ_AUTH, OPERATOR: OPERATOR_AUTH, ADMIN: ADMIN_AUTH}
 def auth_for(action: str) -> list[Any]:
     """The route auth for an action of accounts.rights: the API asks the same table as the pages."""
     return _AUTH_BY_ROLE[role_needed(action)]
+
+
+def caller(request: HttpRequest) -> Any:
+    """Who django-ninja authenticated for this request: a user, an ApiKey, or None."""
+    return getattr(request, "auth", None)

@@ -262,6 +262,69 @@ class ServiceHealth(models.Model):
         return True
 
 
+class ServiceOverrideQuerySet(models.QuerySet["ServiceOverride"]):
+    def in_force(self, now: datetime | None = None) -> ServiceOverrideQuerySet:
+        now = now or timezone.now()
+        return self.filter(models.Q(until=None) | models.Q(until__gt=now))
+
+
+class ServiceOverride(models.Model):
+    """An admin's word on a service, which the overall sentiment takes over its events'.
+
+    For a service known to be fine whose health check is broken, or one to count as down
+    while its events still say healthy. Who set it, why, and until when are kept; one per
+    service; past `until` it no longer counts (the row stays until replaced or removed).
+    """
+
+    service = models.OneToOneField(ServiceHealth, on_delete=models.CASCADE, related_name="override")
+    status = models.CharField(max_length=10, choices=ServiceStatus.choices)
+    reason = models.CharField(max_length=200)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    set_by_name = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
+    created_at = models.DateTimeField(default=timezone.now)
+    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until removed.")
+
+    objects = ServiceOverrideQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.status} ({self.reason})"
+
+    def is_in_force(self, now: datetime | None = None) -> bool:
+        return self.until is None or self.until > (now or timezone.now())
+
+    @classmethod
+    def put(
+        cls, service: ServiceHealth, *, status: str, reason: str, until: datetime | None, user: Any
+    ) -> ServiceOverride:
+        """Set (or replace) the service's override; the sentiment takes it once this commits."""
+        who = user if getattr(user, "is_authenticated", False) else None
+        override, _ = cls.objects.update_or_create(
+            service=service,
+            defaults={
+                "status": status,
+                "reason": reason,
+                "until": until,
+                "set_by": who,
+                "set_by_name": who.get_username() if who else "system",
+                "created_at": timezone.now(),
+            },
+        )
+        overrides_changed()
+        return override
+
+    @classmethod
+    def remove(cls, service: ServiceHealth) -> bool:
+        removed, _ = cls.objects.filter(service=service).delete()
+        if removed:
+            overrides_changed()
+        return bool(removed)
+
+
+def overrides_changed() -> None:
+    transaction.on_commit(lambda: service_cache.forget_overrides())
+    sentiment_changed.send(sender=ServiceOverride)
+
+
 class ServiceEventQuerySet(models.QuerySet["ServiceEvent"]):
     def record(self, events: list[DomainEvent], *, via: str) -> Counter[str]:
         """Apply a batch all-or-nothing; count what each event did."""

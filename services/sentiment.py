@@ -25,8 +25,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from hosts.models import Host, HostStatus
-from services.models import ServiceHealth, ServiceStatus
-from services.service_cache import SERVICE_NAMES_KEY, SERVICE_NAMES_SECONDS, remember_service, service_key
+from services.models import ServiceHealth, ServiceOverride, ServiceStatus
+from services.service_cache import (
+    OVERRIDES_KEY,
+    SERVICE_NAMES_KEY,
+    SERVICE_NAMES_SECONDS,
+    remember_service,
+    service_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +73,7 @@ def add_source(source: Callable[[], list[dict[str, Any]]]) -> None:
 
 def overall(host_counts: dict[str, int] | None = None) -> dict[str, Any]:
     """The overall answer (docs/events.md, "The overall sentiment"): status, services, hosts per status."""
-    services = service_entries()
+    services = with_overrides(service_entries())
     for source in SOURCES:
         services.extend(source())
     services.sort(key=lambda entry: entry["name"])
@@ -106,6 +112,39 @@ def service_entries() -> list[dict[str, Any]]:
             entries[service.name] = service.cache_entry()
             remember_service(entries[service.name])
     return [entries[n] for n in sorted(entries)]
+
+
+def cached_overrides() -> dict[str, tuple[str, datetime | None]]:
+    try:
+        overrides = cache.get(OVERRIDES_KEY)
+    except Exception:
+        log.warning("sentiment cache unavailable, reading the database", exc_info=True)
+        overrides = None
+    if overrides is None:
+        rows = ServiceOverride.objects.in_force().values_list("service__name", "status", "until")
+        overrides = {name: (status, until) for name, status, until in rows}
+        try:
+            cache.set(OVERRIDES_KEY, overrides, timeout=None)
+        except Exception:
+            log.warning("sentiment cache unavailable", exc_info=True)
+    return overrides
+
+
+def with_overrides(entries: list[dict[str, Any]], now: datetime | None = None) -> list[dict[str, Any]]:
+    """Services as the sentiment counts them: an admin's override in force replaces the status its events gave."""
+    overrides = cached_overrides()
+    if not overrides:
+        return entries
+    now = now or timezone.now()
+    shown = []
+    for entry in entries:
+        override = overrides.get(entry["name"])
+        # `until` is checked here, at read time: an override ends on time without a sweep.
+        if override is not None and (override[1] is None or override[1] > now):
+            entry = {**entry, "status": override[0]}
+            entry.pop("error", None)
+        shown.append(entry)
+    return shown
 
 
 # --- hosts ------------------------------------------------------------------

@@ -41,3 +41,15 @@ def forget_services(*names: str) -> None:
         cache.delete_many([SERVICE_NAMES_KEY, *(service_key(n) for n in names)])
     except Exception:
         log.warning("sentiment cache unavailable", exc_info=True)
+
+
+# The overrides in force or to come (services.models.ServiceOverride), as {name: (status, until)}:
+# the sentiment reads them on every answer, so they are cached until one changes.
+OVERRIDES_KEY = "sentiment:overrides"
+
+
+def forget_overrides() -> None:
+    try:
+        cache.delete(OVERRIDES_KEY)
+    except Exception:
+        log.warning("sentiment cache unavailable", exc_info=True)

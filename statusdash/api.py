@@ -20,6 +20,11 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import two_factor
 from accounts.login_throttle import LoginThrottle
+from alerts.alertmanager_api import router as alertmanager_router
+from alerts.api import router as alerts_router
+from alerts.channel_api import router as channels_router
+from alerts.rule_api import router as rules_router
+from alerts.silence_api import router as silences_router
 from audit import trail as audit_trail
 from audit.models import AuditAction
 from checks.agent_api import router as agent_checks_router
@@ -35,6 +40,7 @@ from hosts.token_api import router as tokens_router
 from metrics.api import router as metrics_router
 from metrics.schemas import report_body_json_schema
 from services.api import router as events_router
+from services.api import services_router
 from statusdash.lib.jsonparse import StrictJSONParser
 from statusdash.lib.observability import record_rejection
 from statusdash.lib.schemas import ErrorOut
@@ -135,6 +141,9 @@ class StatusdashAPI(NinjaAPI):
                         "415",
                         _error("A Content-Encoding the endpoint does not take (gzip needs credentials)", "ErrorOut"),
                     )
+                if operation.get("parameters"):
+                    # The NUL check (statusdash/lib/nul.py) answers before any handler.
+                    responses.setdefault("400", _error("The URL carries a NUL character (%00)", "ErrorOut"))
                 if operation.get("requestBody") or operation.get("parameters"):
                     responses.setdefault("422", _error("A field is invalid; `loc` names it", "ValidationErrorOut"))
                 responses.setdefault(
@@ -164,6 +173,17 @@ api = StatusdashAPI(
 @api.exception_handler(IdentityRefused)
 def identity_refused(request: HttpRequest, exc: IdentityRefused) -> HttpResponse:
     return api.create_response(request, {"detail": exc.reason}, status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """422 with one entry per field. django-ninja may put a parameter's name after its place in
+    `loc` (["body", "body", "note"] for a parameter named body); clients want the field: ["body", "note"]."""
+    errors = []
+    for error in exc.errors:
+        loc = list(error.get("loc", []))
+        errors.append({**error, "loc": loc[:1] + loc[2:]} if len(loc) > 2 and loc[0] == loc[1] else error)
+    return api.create_response(request, {"detail": errors}, status=422)
 
 
 @api.exception_handler(HttpError)
@@ -270,3 +290,9 @@ api.add_router("/agent", agent_checks_router)
 api.add_router("/checks", checks_router)
 api.add_router("/config", config_router)
 api.add_router("/tokens", tokens_router)
+api.add_router("/alerts", alerts_router)
+api.add_router("/silences", silences_router)
+api.add_router("/rules", rules_router)
+api.add_router("/channels", channels_router)
+api.add_router("/services", services_router)
+api.add_router("/alertmanager/api/v2", alertmanager_router)

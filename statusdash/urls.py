@@ -1,16 +1,24 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, reverse_lazy
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path, reverse_lazy
 
 from dashboard.login import ThrottledLoginView, login_code, sso_refused
 from metrics.exposition import metrics_view
 from statusdash.api import api
 from statusdash.lib.health import health
 
+
+def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
+    """Under /api/ a path no route takes (an id with a `/` in it, say) is a JSON 404, as every API error."""
+    return JsonResponse({"detail": "no such API route; see /api/docs"}, status=404)
+
+
 urlpatterns = [
     path("health", health, name="health"),
     path("metrics", metrics_view, name="metrics"),
     path("api/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
     # The admin logs in through the same throttled form.
     path("admin/login/", ThrottledLoginView.as_view()),
     path("admin/", admin.site.urls),

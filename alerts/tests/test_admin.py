@@ -94,6 +94,8 @@ def silence_form(**fields: Any) -> dict[str, Any]:
     return {
         "tags": "[]",
         "services": "[]",
+        "rules": "[]",
+        "matchers": "[]",
         "starts_at_0": "2026-03-01",
         "starts_at_1": "12:00:00",
         "ends_at_0": "2026-03-01",
@@ -123,6 +125,13 @@ def test_a_silence_covering_nothing_is_refused(admin_client: Client) -> None:
     assert response.status_code == 200
     assert "A silence must cover something" in response.content.decode()
     assert not Silence.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_silence_of_a_rule_alone_is_accepted(admin_client: Client) -> None:
+    response = admin_client.post("/admin/alerts/silence/add/", silence_form(rules='["disk-full"]'))
+    assert response.status_code == 302
+    assert Silence.objects.get().rules == ["disk-full"]
 
 
 @pytest.mark.django_db

@@ -173,3 +173,78 @@ def test_filters_by_state_and_tag(admin_client):
 def test_endpoints_are_in_the_openapi_document(db, client):
     paths = client.get("/api/openapi.json").json()["paths"]
     assert {"/api/checks", "/api/checks/{ref}", "/api/checks/{ref}/results"} <= set(paths)
+
+
+# --- the conventions every route follows (docs/api.md) ----------------------
+
+from statusdash.tests.api_actors import ADMINS, CALLERS, OPERATORS, READERS, expected_refusal, make_actors  # noqa: E402
+
+
+@pytest.fixture
+def actors(db):
+    return make_actors()
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_auth_matrix(client, actors, caller):
+    site = Check.objects.create(name="site", kind="http", target="https://example.test/")
+    got = (
+        actors.call(client, caller, "get", "/api/checks").status_code,
+        actors.call(client, caller, "get", "/api/checks/site").status_code,
+        actors.call(client, caller, "post", "/api/checks", {**NEW, "name": "other"}).status_code,
+        actors.call(client, caller, "patch", "/api/checks/site", {"interval": 120}).status_code,
+        actors.call(client, caller, "delete", f"/api/checks/{site.pk}").status_code,
+    )
+    refused = expected_refusal(caller)
+    assert got == (
+        200 if caller in READERS else refused,
+        200 if caller in READERS else refused,
+        201 if caller in OPERATORS else refused,
+        200 if caller in OPERATORS else refused,
+        204 if caller in ADMINS else refused,
+    )
+
+
+def test_a_stale_if_match_is_a_412(client, actors):
+    Check.objects.create(name="site", kind="http", target="https://example.test/")
+    etag = actors.call(client, "viewer", "get", "/api/checks/site")["ETag"]
+    assert (
+        actors.call(client, "operator", "patch", "/api/checks/site", {"interval": 120}, HTTP_IF_MATCH=etag).status_code
+        == 200
+    )
+    stale = actors.call(client, "operator", "patch", "/api/checks/site", {"interval": 300}, HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412 and stale.json()["detail"]
+    assert actors.call(client, "admin", "delete", "/api/checks/site", HTTP_IF_MATCH=etag).status_code == 412
+    assert Check.objects.get(name="site").interval == 120
+
+
+def test_a_new_password_changes_the_etag(client, actors):
+    Check.objects.create(name="site", kind="http", target="https://example.test/")
+    etag = actors.call(client, "viewer", "get", "/api/checks/site")["ETag"]
+    Check.objects.filter(name="site").update(password="new-secret")
+    assert actors.call(client, "viewer", "get", "/api/checks/site")["ETag"] != etag
+
+
+def test_a_retried_create_returns_the_first_answer(client, actors):
+    first = actors.call(client, "operator", "post", "/api/checks", NEW, HTTP_IDEMPOTENCY_KEY="c-1")
+    retry = actors.call(client, "operator", "post", "/api/checks", NEW, HTTP_IDEMPOTENCY_KEY="c-1")
+    assert (first.status_code, first.json()) == (retry.status_code, retry.json()) and first.status_code == 201
+    assert Check.objects.count() == 1
+    other = actors.call(client, "operator", "post", "/api/checks", {**NEW, "name": "b"}, HTTP_IDEMPOTENCY_KEY="c-1")
+    assert other.status_code == 422 and other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+
+
+def test_paging_is_stable_under_inserts(client, actors):
+    for name in ("b", "d", "f"):
+        Check.objects.create(name=name, kind="http", target="https://example.test/")
+    first = actors.call(client, "viewer", "get", "/api/checks?limit=2")
+    assert [c["name"] for c in first.json()] == ["b", "d"] and 'rel="next"' in first["Link"]
+    Check.objects.create(name="a", kind="http", target="https://example.test/")
+    rest = actors.call(client, "viewer", "get", f"/api/checks?limit=2&cursor={first['X-Next-Cursor']}")
+    assert [c["name"] for c in rest.json()] == ["f"] and "Link" not in rest
+
+
+@pytest.mark.parametrize("ref", ["²", "99999999999999999999999"])
+def test_odd_numeric_refs_are_a_json_404(client, actors, ref):
+    response = actors.call(client, "viewer", "get", f"/api/checks/{ref}")
+    assert response.status_code == 404 and response.json()["detail"].startswith("no check")

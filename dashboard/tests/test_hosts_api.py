@@ -119,7 +119,7 @@ def test_detail_by_name_and_by_id(client: Client, host: Host, read_key: str) -> 
 def test_unknown_host_is_a_404(client: Client, read_key: str, ident: str) -> None:
     response = get(client, f"/api/hosts/{ident}", read_key)
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not Found"}
+    assert response.json() == {"detail": f"no host {ident!r}"}
 
 
 @pytest.mark.django_db
