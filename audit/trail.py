@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.http import HttpRequest
@@ -50,7 +51,12 @@ def plain(value: Any) -> Any:
 
 
 def label_of(obj: Any) -> str:
-    return str(obj)[:200]
+    try:
+        return str(obj)[:200]
+    except ObjectDoesNotExist:
+        # Deleted with what its name mentions (an agent key going with its host, by cascade):
+        # the related row is gone by post_delete, so the label falls back to the key.
+        return f"{type_of(obj)} {obj.pk}"
 
 
 def type_of(obj: Any) -> str:

@@ -274,3 +274,13 @@ def test_a_deleted_users_rows_keep_their_id_and_name(world: World) -> None:
     bob.delete()
     row = AuditEvent.objects.get(action="login")
     assert (row.actor_id, row.actor_name) == (bob_id, "bob")
+
+
+def test_a_host_deleted_with_its_agent_key_records_both(world: World) -> None:
+    # The key goes by cascade after its host: its label cannot name the host any more.
+    key, _ = ApiKey.issue("agent", host=world.host)
+    response = world.client.delete("/api/hosts/web-1")
+    assert response.status_code == 204, response.content
+    deleted = set(AuditEvent.objects.filter(action="deleted").values_list("object_type", "object_label"))
+    assert ("hosts.host", "web-1") in deleted
+    assert ("hosts.apikey", f"hosts.apikey {key.pk}") in deleted
