@@ -562,7 +562,8 @@ class Silence(models.Model):
             raise ValidationError({"ends_at": "A silence must end after it starts."})
 
     def covers(self, alert: Alert) -> bool:
-        hosts = list(self.hosts.all())
+        # An unsaved silence (one being drafted) has no hosts yet, and cannot ask for them.
+        hosts = list(self.hosts.all()) if self.pk is not None else []
         scoped = bool(hosts or self.tags or self.services or self.hub)
         if not (scoped or self.rules or self.matchers):
             return False

@@ -18,6 +18,7 @@ from ninja.security import APIKeyHeader
 
 from accounts.models import DEFAULT_DAYS, MAX_DAYS, NAME_MAX_LENGTH, PersonalToken, TokenRefused, TokenScope
 from accounts.roles import VIEWER
+from audit.idempotency import IDEMPOTENT, idempotent
 from hosts.auth import RoleBearer, RoleSession, bearer_of, reader_from_key
 from statusdash.lib.schemas import ErrorOut
 
@@ -56,7 +57,9 @@ class PersonalTokenIn(Schema):
 
 
 class PersonalTokenCreatedOut(PersonalTokenOut):
-    token: str = Field(description="The secret: shown this once, never again.")
+    token: str | None = Field(
+        description="The secret: shown this once, never again (null in a retry's answer with the same Idempotency-Key)."
+    )
 
 
 def owner(request: HttpRequest) -> AbstractBaseUser:
@@ -83,23 +86,31 @@ def list_tokens(request: HttpRequest) -> list[dict[str, object]]:
     return [shown(token) for token in PersonalToken.objects.filter(user_id=owner(request).pk)]
 
 
-@router.post("", response={201: PersonalTokenCreatedOut, 401: ErrorOut, 403: ErrorOut})
+@router.post(
+    "", openapi_extra=IDEMPOTENT, response={201: PersonalTokenCreatedOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut}
+)
 def create_token(request: HttpRequest, body: PersonalTokenIn) -> Status:
+    """A new token; its secret (`token`) is in this answer only. A retry with the same
+    Idempotency-Key gets the same token back with `token` null: the secret is never stored."""
     bearer = bearer_of(request)
-    try:
-        with transaction.atomic():
-            token, raw = PersonalToken.issue(
-                owner(request),
-                body.name,
-                body.scope,
-                body.expires_in_days,
-                limit=bearer.role if bearer is not None else None,
-            )
-    except TokenRefused as refused:
-        raise ValidationError(
-            [{"loc": ["body", "body", refused.field], "msg": refused.reason, "type": "value_error"}]
-        ) from None
-    return Status(201, {**shown(token), "token": raw})
+
+    def create() -> tuple[int, Any]:
+        try:
+            with transaction.atomic():
+                token, raw = PersonalToken.issue(
+                    owner(request),
+                    body.name,
+                    body.scope,
+                    body.expires_in_days,
+                    limit=bearer.role if bearer is not None else None,
+                )
+        except TokenRefused as refused:
+            raise ValidationError(
+                [{"loc": ["body", "body", refused.field], "msg": refused.reason, "type": "value_error"}]
+            ) from None
+        return 201, PersonalTokenCreatedOut.model_validate({**shown(token), "token": raw}).model_dump(mode="json")
+
+    return idempotent(request, body.model_dump(mode="json"), create, secrets=("token",))
 
 
 @router.delete("/{token_id}", response={204: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})

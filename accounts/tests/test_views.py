@@ -14,8 +14,9 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import two_factor
-from accounts.roles import ADMIN, set_role
+from accounts.roles import ADMIN, VIEWER, set_role
 from accounts.tests.totp import code_for, enroll
+from statusdash.tests.support import user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def clock() -> Iterator[time_machine.Coordinates]:
 
 @pytest.fixture
 def user(client: Client) -> User:
-    user = User.objects.create_user("ops", password="a-long-password")
+    user = user_with_role("ops", VIEWER, password="a-long-password")
     client.force_login(user)
     return user
 

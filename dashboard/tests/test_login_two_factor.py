@@ -11,8 +11,9 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from accounts.roles import ADMIN, set_role
+from accounts.roles import ADMIN, VIEWER, set_role
 from accounts.tests.totp import code_for, enroll
+from statusdash.tests.support import user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def clock() -> Iterator[time_machine.Coordinates]:
 
 @pytest.fixture
 def enrolled(clock: time_machine.Coordinates) -> tuple[User, list[str]]:
-    user = User.objects.create_user("ops", password=PASSWORD)
+    user = user_with_role("ops", VIEWER, password=PASSWORD)
     device, codes = enroll(user)
     clock.shift(timedelta(seconds=30))
     user.device = device  # type: ignore[attr-defined]
@@ -133,7 +134,7 @@ def test_the_admins_log_in_asks_for_the_code_too(client: Client, enrolled: tuple
 
 
 def test_a_session_from_before_enrolling_must_log_in_again(client: Client) -> None:
-    user = User.objects.create_user("ops", password=PASSWORD)
+    user = user_with_role("ops", VIEWER, password=PASSWORD)
     client.force_login(user)
     enroll(user)  # from another browser
     response = client.get("/alerts/")
@@ -143,7 +144,7 @@ def test_a_session_from_before_enrolling_must_log_in_again(client: Client) -> No
 
 @override_settings(REQUIRE_2FA="all")
 def test_a_user_who_must_enroll_is_sent_to_enrollment_before_anything_else(client: Client) -> None:
-    User.objects.create_user("ops", password=PASSWORD)
+    user_with_role("ops", VIEWER, password=PASSWORD)
     assert password_step(client) == 302
     response = client.get("/")
     assert response.status_code == 302 and response["Location"] == "/account/two-factor/"
@@ -154,6 +155,6 @@ def test_a_user_who_must_enroll_is_sent_to_enrollment_before_anything_else(clien
 
 @override_settings(REQUIRE_2FA="none")
 def test_with_none_required_an_unenrolled_user_goes_anywhere(client: Client) -> None:
-    User.objects.create_user("ops", password=PASSWORD)
+    user_with_role("ops", VIEWER, password=PASSWORD)
     password_step(client)
     assert client.get("/").status_code == 200

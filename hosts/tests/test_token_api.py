@@ -35,10 +35,10 @@ def post_json(client: Client, path: str, body: Any, **extra: Any) -> Any:
     return client.post(path, json.dumps(body), content_type="application/json", **extra)
 
 
-def add_check(token: str, name: str = "site") -> int:
-    """An admin's route: POST /api/checks."""
-    body = {"name": name, "kind": "tcp", "target": "127.0.0.1:9"}
-    return post_json(Client(), "/api/checks", body, **bearer(token)).status_code
+def add_rule(token: str, name: str = "busy") -> int:
+    """An admin's route: POST /api/rules."""
+    body = {"name": name, "metric": "cpu", "warning_level": 80}
+    return post_json(Client(), "/api/rules", body, **bearer(token)).status_code
 
 
 def read_hosts(token: str) -> int:
@@ -64,11 +64,11 @@ def test_create_shows_the_secret_once(client: Client, boss: User) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("scope", "reads", "adds_a_check"), [("viewer", 200, 403), ("operator", 200, 403), ("admin", 200, 201)]
+    ("scope", "reads", "adds_a_rule"), [("viewer", 200, 403), ("operator", 200, 403), ("admin", 200, 201)]
 )
-def test_a_token_acts_with_its_scope(boss: User, scope: str, reads: int, adds_a_check: int) -> None:
+def test_a_token_acts_with_its_scope(boss: User, scope: str, reads: int, adds_a_rule: int) -> None:
     token = issue(boss, scope)
-    assert (read_hosts(token), add_check(token)) == (reads, adds_a_check)
+    assert (read_hosts(token), add_rule(token)) == (reads, adds_a_rule)
 
 
 @pytest.mark.django_db
@@ -87,9 +87,9 @@ def test_an_operator_route_takes_an_operator_token(boss: User, scope: str, allow
 @pytest.mark.django_db
 def test_a_demoted_users_token_shrinks_on_the_next_request(boss: User) -> None:
     token = issue(boss, "admin")
-    assert add_check(token, "one") == 201
+    assert add_rule(token, "one") == 201
     set_role(boss, "operator")
-    assert add_check(token, "two") == 403
+    assert add_rule(token, "two") == 403
     assert read_hosts(token) == 200
 
 
@@ -185,16 +185,16 @@ def test_a_jwt_carries_the_role(boss: User) -> None:
 @pytest.mark.django_db
 def test_a_jwt_acts_with_the_lesser_of_its_claim_and_the_users_role(boss: User) -> None:
     token, _ = issue_token(boss)
-    assert add_check(token, "one") == 201
+    assert add_rule(token, "one") == 201
     set_role(boss, "operator")
-    assert add_check(token, "two") == 403
+    assert add_rule(token, "two") == 403
     set_role(boss, "admin")
     viewer_claim = jwt.encode(
         {**jwt.decode(token, options={"verify_signature": False}), "role": "viewer"},
         settings.STATUS_JWT_SECRET,
         algorithm=JWT_ALGORITHM,
     )
-    assert add_check(viewer_claim, "three") == 403
+    assert add_rule(viewer_claim, "three") == 403
 
 
 @pytest.mark.django_db
@@ -210,3 +210,16 @@ def test_the_openapi_document_keeps_the_jwt_and_personal_token_schemas_apart(cli
     jwt_body = document["paths"]["/api/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert set(schemas[jwt_body["$ref"].rsplit("/", 1)[-1]]["properties"]) == {"username", "password", "otp"}
     assert {"name", "scope", "expires_in_days"} == set(schemas["PersonalTokenIn"]["properties"])
+
+
+@pytest.mark.django_db
+def test_a_retried_create_with_the_same_idempotency_key_makes_one_token(boss: User) -> None:
+    client = Client()
+    client.force_login(boss)
+    body = {"name": "deploy", "scope": "viewer", "expires_in_days": 7}
+    first = post_json(client, "/api/tokens", body, HTTP_IDEMPOTENCY_KEY="retry-1")
+    again = post_json(client, "/api/tokens", body, HTTP_IDEMPOTENCY_KEY="retry-1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json()["token"].startswith("sdp_") and again.json()["token"] is None
+    assert again.json()["id"] == first.json()["id"]
+    assert PersonalToken.objects.filter(user=boss).count() == 1

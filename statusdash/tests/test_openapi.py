@@ -76,8 +76,12 @@ def test_creates_take_an_idempotency_key_and_changes_an_if_match(client: Client)
     paths = client.get("/api/openapi.json").json()["paths"]
     # Not creates of objects a person keeps: logging in, enrollment, a certificate's renewal.
     not_kept = {("post", "/api/auth/token"), ("post", "/api/enroll"), ("post", "/api/agent/renew")}
-    # Not conditional: acknowledging (its own conflict rule), revoking a key (a one-way switch).
-    unconditional = {("delete", "/api/alerts/{alert_id}/ack"), ("delete", "/api/hosts/{ident}/keys/{key_id}")}
+    # Not conditional: acknowledging (its own conflict rule), revoking a key or token (one-way switches).
+    unconditional = {
+        ("delete", "/api/alerts/{alert_id}/ack"),
+        ("delete", "/api/hosts/{ident}/keys/{key_id}"),
+        ("delete", "/api/tokens/{token_id}"),
+    }
     for path, item in paths.items():
         for method, operation in item.items():
             headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
