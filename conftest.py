@@ -98,6 +98,14 @@ def collected_static(django_db_blocker: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _quick_password_hashes(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = [
+        "statusdash.tests.support.QuickPBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     from django.core.cache import cache
 

@@ -16,7 +16,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+class QuickPBKDF2PasswordHasher(PBKDF2PasswordHasher):
+    """Tests' password hashes: Django's own algorithm with fewer rounds (a million cost ~0.4 s of
+    CPU per user made or logged in). The count is kept in each hash, so a live hub under test,
+    with the real hasher, still checks these passwords (and upgrades them at log-in)."""
+
+    iterations = 1000
 
 
 def user_with_role(name: str, role: str | None, password: str = "pw-long-enough-123", **fields: Any) -> Any:  # noqa: S107 (a test user's)
