@@ -4,11 +4,14 @@ The middleware puts the request into a context variable for the length of the vi
 receiver asks `current_request()`. Work with no request (ingest is a request, but its
 caller is an agent, not a user; the scheduler, Celery tasks and management commands have
 none) has no actor, and changes without an actor are not a person's: nothing is recorded.
+A management command a person runs to change things (users, checks, apply, keys,
+certificates) says so with `running_command()`: its changes are recorded under its name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -18,10 +21,26 @@ from django.http import HttpRequest, HttpResponse
 from statusdash.lib.origin import originating_address
 
 _request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
+# A person at a shell: `manage.py users add …` changes as much as a click does (audit/commands.py).
+_command: ContextVar[str | None] = ContextVar("audit_command", default=None)
 
 
 def current_request() -> HttpRequest | None:
     return _request.get()
+
+
+def current_command() -> str | None:
+    """Who ran the management command this change is made in ("manage.py users (root)"), if any."""
+    return _command.get()
+
+
+@contextmanager
+def running_command(name: str) -> Iterator[None]:
+    token = _command.set(name)
+    try:
+        yield
+    finally:
+        _command.reset(token)
 
 
 def actor_of(request: HttpRequest | None) -> Any:

@@ -19,7 +19,7 @@ from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.http import HttpRequest
 
-from audit.context import actor_of, address_of, current_request
+from audit.context import actor_of, address_of, current_command, current_request
 from audit.models import AuditAction, AuditEvent
 
 REDACTED = "[redacted]"
@@ -81,6 +81,8 @@ def record(
     if actor is None and not actor_name:
         actor = actor_of(request)
     if actor is None and not actor_name:
+        actor_name = current_command() or ""
+    if actor is None and not actor_name:
         return None
     return AuditEvent.objects.create(
         actor_id=actor.pk if actor is not None else None,
@@ -122,7 +124,7 @@ class Tracker:
 
     def before_save(self, sender: Any, instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
         # The cost on paths no person drives (ingest, the scheduler): one context lookup, no query.
-        if raw or instance.pk is None or actor_of(current_request()) is None:
+        if raw or instance.pk is None or (actor_of(current_request()) is None and current_command() is None):
             return
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and not set(update_fields) & set(self.fields):
@@ -172,7 +174,7 @@ def track_many(model: type[models.Model], field: str, name_of: Any = str) -> Non
         return sorted(name_of(member) for member in getattr(instance, field).all())
 
     def changed(sender: Any, instance: models.Model, action: str, reverse: bool, **kwargs: Any) -> None:
-        if reverse or actor_of(current_request()) is None:
+        if reverse or (actor_of(current_request()) is None and current_command() is None):
             return
         if action.startswith("pre_"):
             instance.__dict__[f"_audit_{field}"] = names(instance)

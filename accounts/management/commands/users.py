@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from accounts import users
 from accounts.roles import ROLES, UnknownRole
+from audit.commands import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Add users with a role (viewer, operator, admin), list them, change a role, disable or enable one."
 
     def add_arguments(self, parser: CommandParser) -> None:

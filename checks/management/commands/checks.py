@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
+from audit.commands import AuditedCommand
 from checks import runners
 from checks.models import Check, CheckKind
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Add, list, run and remove service checks (HTTP, TCP, ping, DNS, TLS, Nagios plugins)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from audit.commands import AuditedCommand
 from configfile.applying import apply_text
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Make the hub match a configuration file: validate all of it, print the diff, apply it in one "
         "transaction. --prune also removes objects of the kinds the file lists that it does not name."

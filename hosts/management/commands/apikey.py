@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from audit.commands import AuditedCommand
 from hosts.models import ApiKey, ApiKeyScope, Host
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create, list and revoke API keys. A new key is printed once, alone on the last line."
 
     def add_arguments(self, parser: CommandParser) -> None:

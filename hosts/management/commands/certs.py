@@ -12,16 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.commands import AuditedCommand
 from hosts import pki, vault
 from hosts.management.commands.apikey import ensure_host
 from hosts.models import Certificate, CertificateRefused, EnrollmentToken, Host
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Manage the hub's certificate authority, server and agent certificates, and enrollment tokens."
 
     def add_arguments(self, parser: CommandParser) -> None:
