@@ -219,3 +219,14 @@ def test_acknowledging_twice_keeps_the_first(client, actors):
     body = actors.call(client, "admin", "post", f"/api/alerts/{alert.pk}/ack", {"note": "second"}).json()
     assert (body["acknowledged_by"], body["acknowledged_note"]) == ("operator-user", "first")
     assert Alert.objects.get(pk=alert.pk).state == AlertState.FIRING
+
+
+def test_a_zone_offset_postgresql_cannot_store_is_taken_as_its_moment_in_utc(client, actors):
+    # ISO 8601 allows offsets to 23:59, PostgreSQL to 15:59: the fuzz found a 500 there.
+    fire("new")
+    response = actors.call(client, "viewer", "get", "/api/alerts?until=1628-05-29T09:18:19.525-16:44")
+    assert response.status_code == 200 and response.json()["items"] == []
+    response = actors.call(client, "viewer", "get", "/api/alerts?since=1628-05-29T09:18:19.525-16:44")
+    assert [i["rule"] for i in response.json()["items"]] == ["new"]
+    response = actors.call(client, "viewer", "get", "/api/alerts?until=0001-01-01T00:00:00%2B16:00")
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "until"]

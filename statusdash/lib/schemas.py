@@ -1,10 +1,11 @@
 """Schemas every API router shares."""
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 
 class ErrorOut(Schema):
@@ -26,6 +27,15 @@ def _iso_only(value: object) -> object:
     return value
 
 
+def _in_utc(value: datetime) -> datetime:
+    # PostgreSQL takes zone offsets up to 15:59 only; ISO 8601 (and Python) allow up to 23:59,
+    # so an offset of -16:44 was a 500 there. The moment is the same in UTC.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("a time within the years 1 to 9999 in UTC") from None
+
+
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-# A moment as the API takes it: ISO 8601 with a zone (a naive or numeric time is a 422).
-IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+# A moment as the API takes it: ISO 8601 with a zone (a naive or numeric time is a 422), in UTC.
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_in_utc)]
